@@ -1,0 +1,238 @@
+"""HTTP for the Calls In Progress API: one GET, bounded in time and size, typed failures."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from calls.invoca.errors import (
+    AuthenticationFailed,
+    BadResponse,
+    InvalidRequest,
+    RateLimited,
+    RequestRejected,
+    Unavailable,
+)
+from calls.invoca.parsing import CurrentCallsResult, current_calls_parse
+
+ENDPOINT = "calls_in_progress/current_calls.json"
+ORGANIZATION_TYPES = ("Network", "Advertiser")
+USER_AGENT = "cipdash/0.1 (+calls-in-progress monitor)"
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilters:
+    """Optional filters. Any filter makes the answer partial by definition: it says nothing
+    about the calls it leaves out, so a filtered answer never ends calls."""
+
+    transaction_id: str = ""
+    external_unique_id: str = ""
+    call_record_id: str = ""
+    calling_phone_number: str = ""
+    destination_phone_number: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.calling_phone_number) != bool(self.destination_phone_number):
+            raise InvalidRequest(
+                "calling_phone_number and destination_phone_number must be given together"
+            )
+
+    @property
+    def any(self) -> bool:
+        return any(self.params().values())
+
+    def params(self) -> dict[str, str]:
+        return {
+            name: value.strip()
+            for name, value in (
+                ("transaction_id", self.transaction_id),
+                ("external_unique_id", self.external_unique_id),
+                ("call_record_id", self.call_record_id),
+                ("calling_phone_number", self.calling_phone_number),
+                ("destination_phone_number", self.destination_phone_number),
+            )
+            if value.strip()
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentCallsRequest:
+    base_url: str
+    organization_type: str
+    organization_id: str
+    token: str
+    filters: CallFilters = CallFilters()
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    # The whole exchange, so a server that drips bytes cannot hold a worker forever.
+    total_timeout: float = 20.0
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    def __repr__(self) -> str:  # the token must never reach a log line or a traceback
+        return (
+            f"CurrentCallsRequest(base_url={self.base_url!r}, "
+            f"organization_type={self.organization_type!r}, "
+            f"organization_id={self.organization_id!r}, token='…', filters={self.filters!r})"
+        )
+
+    def validate(self) -> None:
+        if self.organization_type not in ORGANIZATION_TYPES:
+            raise InvalidRequest("organization_type must be exactly Network or Advertiser")
+        if not self.organization_id.isdigit():
+            raise InvalidRequest("the Invoca organization id must be numeric")
+        if not self.base_url.startswith(("https://", "http://")):
+            raise InvalidRequest("the API base URL must start with https:// or http://")
+        if not self.token:
+            raise InvalidRequest("the organization has no active API token")
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/{ENDPOINT}"
+
+    def params(self) -> dict[str, str]:
+        return {
+            "organization_type": self.organization_type,
+            "id": self.organization_id,
+            **self.filters.params(),
+        }
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _read_body(response: requests.Response, request: CurrentCallsRequest, started: float) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > request.max_response_bytes:
+        raise BadResponse(
+            f"response of {declared} bytes exceeds the {request.max_response_bytes}-byte limit",
+            http_status=response.status_code,
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(_CHUNK):
+        size += len(chunk)
+        if size > request.max_response_bytes:
+            raise BadResponse(
+                f"response exceeds the {request.max_response_bytes}-byte limit",
+                http_status=response.status_code,
+            )
+        if time.monotonic() - started > request.total_timeout:
+            raise Unavailable(
+                f"response not complete after {request.total_timeout:g} s",
+                http_status=response.status_code,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raise_for_status(response: requests.Response, filtered: bool) -> None:
+    status = response.status_code
+    if status in (200, 202):
+        return
+    if status in (401, 403):
+        reason = "token refused (401)" if status == 401 else "access refused (403)"
+        raise AuthenticationFailed(reason, http_status=status)
+    if status == 429:
+        raise RateLimited(
+            "rate limited (429)",
+            retry_after=_retry_after(response.headers.get("Retry-After"), datetime.now(UTC)),
+        )
+    if status >= 500:
+        raise Unavailable(f"Invoca answered {status}", http_status=status)
+    raise RequestRejected(f"Invoca answered {status}", http_status=status)
+
+
+def _decode(body: bytes, status: int) -> object:
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise BadResponse("response is not valid UTF-8", http_status=status) from None
+    except json.JSONDecodeError as exc:
+        raise BadResponse(f"response is not JSON ({exc.msg})", http_status=status) from None
+    except RecursionError:
+        raise BadResponse("response JSON is nested too deeply", http_status=status) from None
+
+
+def _is_record_not_found(body: bytes) -> bool:
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(decoded, dict) and decoded.get("error") == "RecordNotFound"
+
+
+def current_calls_fetch(
+    request: CurrentCallsRequest, *, session: requests.Session | None = None
+) -> CurrentCallsResult:
+    """One GET of current_calls.json. Returns the parsed answer or raises an InvocaError."""
+    request.validate()
+    http = session or requests.Session()
+    filtered = request.filters.any
+    started = time.monotonic()
+    try:
+        with http.get(
+            request.url,
+            params=request.params(),
+            headers={
+                "Authorization": request.token,
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            timeout=(request.connect_timeout, request.read_timeout),
+            stream=True,
+            allow_redirects=False,
+        ) as response:
+            # An early draft answered a lookup with no match this way.
+            if (
+                filtered
+                and response.status_code == 404
+                and _is_record_not_found(_read_body(response, request, started))
+            ):
+                return CurrentCallsResult(calls=(), http_status=404, filtered=True)
+            _raise_for_status(response, filtered)
+            body = _read_body(response, request, started)
+            status = response.status_code
+            content_type = response.headers.get("Content-Type", "")
+    except requests.Timeout:
+        raise Unavailable(f"no answer within the timeout ({request.read_timeout:g} s)") from None
+    except requests.ConnectionError as exc:
+        raise Unavailable(_connection_reason(exc)) from None
+    except requests.RequestException as exc:
+        raise Unavailable(f"request failed ({type(exc).__name__})") from None
+    finally:
+        if session is None:
+            http.close()
+    if "html" in content_type.lower():
+        raise BadResponse(f"expected JSON, got {content_type.split(';')[0]}", http_status=status)
+    return current_calls_parse(_decode(body, status), http_status=status, filtered=filtered)
+
+
+def _connection_reason(exc: requests.ConnectionError) -> str:
+    text = str(exc)
+    if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
+        return "host name could not be resolved"
+    if "Connection refused" in text:
+        return "connection refused"
+    if "RemoteDisconnected" in text or "Connection aborted" in text:
+        return "connection closed without an answer"
+    if "timed out" in text.lower():
+        return "connection timed out"
+    return "connection failed"

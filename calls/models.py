@@ -1,0 +1,336 @@
+"""cipdash's data: organizations and their tokens and members, calls, snapshots, poll runs."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from calls.crypto import secret_decrypt, secret_encrypt
+
+DEFAULT_API_BASE_URL = "https://invoca.net/api/2022-08-01"
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. America/New_York)")
+
+
+class OrganizationType(models.TextChoices):
+    NETWORK = "Network"
+    ADVERTISER = "Advertiser"
+
+
+class OrganizationStatus(models.TextChoices):
+    OK = "ok"
+    DEGRADED = "degraded"
+    AUTH_FAILED = "auth_failed"
+    DISABLED = "disabled"
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    organization_type = models.CharField(max_length=10, choices=OrganizationType.choices)
+    invoca_id = models.CharField(
+        "Invoca id",
+        max_length=20,
+        validators=[RegexValidator(r"^[0-9]+$", "Invoca organization ids are numeric.")],
+    )
+    api_base_url = models.URLField("API base URL", max_length=300, default=DEFAULT_API_BASE_URL)
+    enabled = models.BooleanField(default=True)
+    poll_interval_seconds = models.FloatField(
+        default=5.0, validators=[MinValueValidator(1.0), MaxValueValidator(3600.0)]
+    )
+    clean_misses_to_end = models.PositiveSmallIntegerField(
+        "clean misses before a call ends",
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A call ends after missing from this many consecutive clean polls.",
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    retention_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    pinned_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Custom data field names shown as columns on the live list.",
+    )
+
+    # Poll state, written only by calls.services.
+    status = models.CharField(
+        max_length=12, choices=OrganizationStatus.choices, default=OrganizationStatus.OK
+    )
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField("last clean poll", null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # Bumped in the same transaction as any change to the org's calls, so pages can answer
+    # "nothing changed" from one indexed read.
+    feed_version = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["enabled", "next_poll_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization_type} {self.invoca_id})"
+
+
+class ApiToken(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(max_length=100, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-active", "-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"…{self.last4}" + (f" ({self.label})" if self.label else "")
+
+    def __repr__(self) -> str:
+        return f"<ApiToken id={self.pk} …{self.last4} active={self.active}>"
+
+    def set_secret(self, plain: str) -> None:
+        self.secret_encrypted = secret_encrypt(plain)
+        self.last4 = plain[-4:]
+
+    def reveal_secret(self) -> str:
+        """The plain secret; only calls.invoca's callers use it, to build a request header."""
+        return secret_decrypt(self.secret_encrypted)
+
+
+class Role(models.TextChoices):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    RESTRICTED = "restricted", "restricted (masked numbers, no demographics)"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.AGENT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="one_role_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.organization.name} · {self.role}"
+
+
+class HighlightOperator(models.TextChoices):
+    EQUALS = "equals"
+    CONTAINS = "contains"
+    PRESENT = "present"
+
+
+class HighlightRule(models.Model):
+    """A coloured label on calls whose custom data or demographics match, e.g. HOT LEAD."""
+
+    class Scope(models.TextChoices):
+        CUSTOM = "custom", "custom data field"
+        DEMOGRAPHICS = "demographics", "demographics key"
+
+    class Colour(models.TextChoices):
+        RED = "red"
+        ORANGE = "orange"
+        GREEN = "green"
+        BLUE = "blue"
+        PURPLE = "purple"
+        GREY = "grey"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="highlight_rules"
+    )
+    scope = models.CharField(max_length=12, choices=Scope.choices, default=Scope.CUSTOM)
+    field = models.CharField(max_length=200)
+    operator = models.CharField(
+        max_length=10, choices=HighlightOperator.choices, default=HighlightOperator.EQUALS
+    )
+    value = models.CharField(max_length=500, blank=True)
+    label = models.CharField(max_length=40)
+    colour = models.CharField(max_length=10, choices=Colour.choices, default=Colour.RED)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.operator} {self.value} → {self.label}"
+
+
+class Call(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="calls")
+    transaction_id = models.CharField(max_length=64)
+    call_record_id = models.CharField(max_length=64, blank=True)
+    external_unique_id = models.CharField(max_length=200, blank=True)
+    call_status = models.CharField(max_length=40, blank=True)
+    calling_phone_number = models.CharField(
+        max_length=40, blank=True, help_text="E.164 when parseable, else as received."
+    )
+    calling_phone_number_raw = models.CharField(max_length=80, blank=True)
+    destination_phone_number = models.CharField(max_length=40, blank=True)
+    destination_phone_number_raw = models.CharField(max_length=80, blank=True)
+    called_phone_number = models.CharField(max_length=40, blank=True)
+    called_phone_number_raw = models.CharField(max_length=80, blank=True)
+    phone_type = models.CharField(max_length=40, blank=True)
+    bridge_start_time = models.DateTimeField(null=True, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    general = models.JSONField(default=dict, help_text="The other Invoca fields, as text.")
+    custom_data = models.JSONField(default=dict)
+    demographics = models.JSONField(default=dict)
+    content_hash = models.CharField(max_length=32)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    missed_polls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "transaction_id"], name="one_call_per_transaction"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "ended_at", "bridge_start_time"]),
+            models.Index(fields=["calling_phone_number"]),
+            models.Index(fields=["organization", "last_seen_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.transaction_id
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None
+
+
+class CallSnapshot(models.Model):
+    """One distinct content version of a call; a poll that changes nothing adds none."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="snapshots")
+    observed_at = models.DateTimeField()
+    content_hash = models.CharField(max_length=32)
+    call_status = models.CharField(max_length=40, blank=True)
+    general = models.JSONField(default=dict)
+    custom_data = models.JSONField(default=dict)
+    demographics = models.JSONField(default=dict)
+    payload = models.JSONField(default=dict, help_text="The call exactly as Invoca sent it.")
+
+    class Meta:
+        ordering = ["observed_at", "id"]
+        indexes = [models.Index(fields=["call", "observed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}@{self.observed_at:%H:%M:%S}"
+
+
+class PollOutcome(models.TextChoices):
+    CLEAN = "clean"
+    FILTERED = "filtered"
+    PARTIAL = "partial"
+    AUTH_FAILED = "auth_failed"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    BAD_RESPONSE = "bad_response"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
+class PollKind(models.TextChoices):
+    SCHEDULED = "scheduled"
+    MANUAL = "manual"
+    LOOKUP = "lookup"
+
+
+class PollRun(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="poll_runs"
+    )
+    kind = models.CharField(max_length=10, choices=PollKind.choices, default=PollKind.SCHEDULED)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=14, choices=PollOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    calls_seen = models.PositiveIntegerField(default=0)
+    calls_new = models.PositiveIntegerField(default=0)
+    calls_changed = models.PositiveIntegerField(default=0)
+    calls_ended = models.PositiveIntegerField(default=0)
+    calls_rejected = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["organization", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.outcome} @{self.started_at:%H:%M:%S}"
+
+
+class UserPreference(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Empty: the time zone of the user's first organization.",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.time_zone or 'organization time'}"
+
+
+class AuditEvent(models.Model):
+    """Who changed organizations, tokens and memberships, and who exported what.
+
+    Our own small table rather than a generic history package: it records exactly the events
+    the product cares about, and a token secret can never slip into it because nothing copies
+    model fields wholesale."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        CHANGED = "changed"
+        DELETED = "deleted"
+        TOKEN_ADDED = "token_added"  # noqa: S105 (an action name)
+        TOKEN_DEACTIVATED = "token_deactivated"  # noqa: S105
+        EXPORTED = "exported"
+        POLLED = "polled"
+        TESTED = "tested"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL)
+    object_type = models.CharField(max_length=50, blank=True)
+    object_id = models.CharField(max_length=50, blank=True)
+    summary = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.summary}"

@@ -1,0 +1,300 @@
+"""One poll of one organization, from claiming its slot to recording the outcome.
+
+The fetch happens outside any transaction; its result (or failure) is then written in one
+transaction together with the PollRun and the organization's poll state.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from calls.crypto import SecretUndecryptable
+from calls.invoca import (
+    AuthenticationFailed,
+    CallFilters,
+    CurrentCallsRequest,
+    CurrentCallsResult,
+    InvalidRequest,
+    InvocaError,
+    RateLimited,
+    current_calls_fetch,
+)
+from calls.models import (
+    ApiToken,
+    Organization,
+    OrganizationStatus,
+    PollKind,
+    PollOutcome,
+    PollRun,
+)
+from calls.services.ingest import IngestCounts, calls_apply
+
+log = logging.getLogger("calls.poll")
+
+
+@dataclass(frozen=True, slots=True)
+class PollAttempt:
+    run: PollRun
+    counts: IngestCounts
+    error: InvocaError | None = None
+
+    @property
+    def clean(self) -> bool:
+        return self.run.outcome == PollOutcome.CLEAN
+
+
+def backoff_seconds(*, interval: float, failures: int, rng: random.Random | None = None) -> float:
+    """Exponential in the number of consecutive failures, capped, with ±20 % jitter so that
+    many organizations failing together (an Invoca outage) do not retry in lockstep."""
+    cap = settings.POLL_BACKOFF_MAX_SECONDS
+    base = min(cap, interval * (2 ** min(max(failures, 1), 20)))
+    jittered = base * (rng or random).uniform(0.8, 1.2)
+    return float(min(cap, max(interval, jittered)))
+
+
+def polls_claim_due(*, now: datetime) -> list[tuple[int, datetime]]:
+    """Claim the organizations whose poll is due; return (org id, claimed slot) pairs.
+
+    A claim moves next_poll_at forward with a conditional UPDATE, so two beats (or a slow
+    worker) never enqueue the same slot twice."""
+    due = (
+        Organization.objects.filter(enabled=True)
+        .exclude(status=OrganizationStatus.AUTH_FAILED)
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .values_list("pk", "next_poll_at", "poll_interval_seconds")
+    )
+    claimed: list[tuple[int, datetime]] = []
+    for pk, slot, interval in due:
+        step = timedelta(seconds=interval)
+        following = (slot or now) + step
+        if following <= now:  # fell behind (downtime): resume from now, do not catch up
+            following = now + step
+        taken = Organization.objects.filter(pk=pk, next_poll_at=slot).update(next_poll_at=following)
+        if taken:
+            claimed.append((pk, slot or now))
+    return claimed
+
+
+def _active_token(organization: Organization) -> ApiToken | None:
+    return organization.tokens.filter(active=True).order_by("-created_at").first()
+
+
+def _request(
+    organization: Organization, token: ApiToken, filters: CallFilters
+) -> CurrentCallsRequest:
+    return CurrentCallsRequest(
+        base_url=organization.api_base_url,
+        organization_type=organization.organization_type,
+        organization_id=organization.invoca_id,
+        token=token.reveal_secret(),
+        filters=filters,
+        connect_timeout=settings.POLL_CONNECT_TIMEOUT,
+        read_timeout=settings.POLL_READ_TIMEOUT,
+        total_timeout=settings.POLL_TOTAL_TIMEOUT,
+        max_response_bytes=settings.POLL_MAX_RESPONSE_BYTES,
+    )
+
+
+def _outcome(result: CurrentCallsResult) -> str:
+    if result.filtered:
+        return PollOutcome.FILTERED
+    if result.clean:
+        return PollOutcome.CLEAN
+    return PollOutcome.PARTIAL
+
+
+def _result_error(result: CurrentCallsResult) -> str:
+    reasons = [result.partial_reason] if result.partial else []
+    if result.rejected:
+        reasons.append(f"{len(result.rejected)} call(s) left out: " + "; ".join(result.rejected))
+    return "; ".join(reasons)[:500]
+
+
+def poll_result_ingest(
+    *,
+    organization: Organization,
+    result: CurrentCallsResult,
+    started_at: datetime,
+    finished_at: datetime,
+    kind: str = PollKind.SCHEDULED,
+    token: ApiToken | None = None,
+) -> PollAttempt:
+    """Apply a successful answer, record the run and the organization's state, atomically."""
+    outcome = _outcome(result)
+    error = _result_error(result)
+    with transaction.atomic():
+        counts = calls_apply(organization=organization, result=result, now=finished_at)
+        run = PollRun.objects.create(
+            organization=organization,
+            kind=kind,
+            started_at=started_at,
+            finished_at=finished_at,
+            outcome=outcome,
+            http_status=result.http_status,
+            calls_seen=counts.seen,
+            calls_new=counts.new,
+            calls_changed=counts.changed,
+            calls_ended=counts.ended,
+            calls_rejected=len(result.rejected),
+            duration_ms=_milliseconds(started_at, finished_at),
+            error=error,
+        )
+        state: dict[str, object] = {}
+        if kind != PollKind.LOOKUP:
+            state = {
+                "last_attempt_at": finished_at,
+                "consecutive_failures": 0,
+                "status": OrganizationStatus.OK
+                if outcome == PollOutcome.CLEAN
+                else (OrganizationStatus.DEGRADED),
+            }
+            if outcome == PollOutcome.CLEAN:
+                state["last_success_at"] = finished_at
+            if error:
+                state.update(last_error=error, last_error_at=finished_at)
+            if kind == PollKind.MANUAL and organization.status == OrganizationStatus.AUTH_FAILED:
+                # The token works again: scheduled polling resumes now.
+                state["next_poll_at"] = finished_at
+        if counts.anything_changed or state.get("status", organization.status) != (
+            organization.status
+        ):
+            state["feed_version"] = F("feed_version") + 1
+        if state:
+            Organization.objects.filter(pk=organization.pk).update(**state)
+        if token is not None:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
+    _log_run(run)
+    return PollAttempt(run=run, counts=counts)
+
+
+def poll_failure_record(
+    *,
+    organization: Organization,
+    error: InvocaError,
+    started_at: datetime,
+    finished_at: datetime,
+    kind: str = PollKind.SCHEDULED,
+) -> PollAttempt:
+    """Record a failed attempt and decide when to try again. Never ends a call."""
+    failures = organization.consecutive_failures + 1
+    message = str(error)[:500]
+    with transaction.atomic():
+        run = PollRun.objects.create(
+            organization=organization,
+            kind=kind,
+            started_at=started_at,
+            finished_at=finished_at,
+            outcome=error.outcome,
+            http_status=error.http_status,
+            duration_ms=_milliseconds(started_at, finished_at),
+            error=message,
+        )
+        if kind != PollKind.LOOKUP:
+            state: dict[str, object] = {
+                "last_attempt_at": finished_at,
+                "last_error": message,
+                "last_error_at": finished_at,
+                "consecutive_failures": failures,
+            }
+            if isinstance(error, AuthenticationFailed | InvalidRequest) and not error.retryable:
+                state["status"] = OrganizationStatus.AUTH_FAILED
+            else:
+                state["status"] = OrganizationStatus.DEGRADED
+                state["next_poll_at"] = finished_at + timedelta(
+                    seconds=_retry_delay(organization, error, failures)
+                )
+            if state["status"] != organization.status:
+                state["feed_version"] = F("feed_version") + 1
+            Organization.objects.filter(pk=organization.pk).update(**state)
+    _log_run(run)
+    return PollAttempt(run=run, counts=IngestCounts(), error=error)
+
+
+def _retry_delay(organization: Organization, error: InvocaError, failures: int) -> float:
+    interval = organization.poll_interval_seconds
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return max(interval, min(error.retry_after, settings.POLL_BACKOFF_MAX_SECONDS * 12))
+    if not error.retryable:  # a 4xx that is not about the token: a person must fix something
+        return settings.POLL_BACKOFF_MAX_SECONDS
+    return backoff_seconds(interval=interval, failures=failures)
+
+
+def organization_poll(
+    *,
+    organization: Organization,
+    kind: str = PollKind.SCHEDULED,
+    filters: CallFilters | None = None,
+    now: datetime | None = None,
+) -> PollAttempt:
+    """Fetch once and record the outcome. The caller decides whether it is due (tasks) or
+    forced (the `poll` command, the lookup button)."""
+    filters = filters or CallFilters()
+    started_at = now or timezone.now()
+    token = _active_token(organization)
+    try:
+        if token is None:
+            raise AuthenticationFailed("no active API token")
+        request = _request(organization, token, filters)
+        result = current_calls_fetch(request)
+    except SecretUndecryptable as exc:
+        return poll_failure_record(
+            organization=organization,
+            error=AuthenticationFailed(str(exc)),
+            started_at=started_at,
+            finished_at=timezone.now(),
+            kind=kind,
+        )
+    except InvocaError as exc:
+        return poll_failure_record(
+            organization=organization,
+            error=exc,
+            started_at=started_at,
+            finished_at=timezone.now(),
+            kind=kind,
+        )
+    return poll_result_ingest(
+        organization=organization,
+        result=result,
+        started_at=started_at,
+        finished_at=timezone.now(),
+        kind=kind,
+        token=token,
+    )
+
+
+def call_lookup(*, organization: Organization, filters: CallFilters) -> PollAttempt:
+    """An on-demand, filtered request: it may add or refresh calls, never end any."""
+    if not filters.any:
+        raise InvalidRequest("a lookup needs at least one filter")
+    return organization_poll(organization=organization, kind=PollKind.LOOKUP, filters=filters)
+
+
+def _milliseconds(started_at: datetime, finished_at: datetime) -> int:
+    return max(0, int((finished_at - started_at).total_seconds() * 1000))
+
+
+def _log_run(run: PollRun) -> None:
+    # One structured event per poll: ids, outcome, counts and timing only — no token, no PII.
+    log.info(
+        "poll org=%s kind=%s outcome=%s http=%s seen=%s new=%s changed=%s ended=%s "
+        "rejected=%s duration_ms=%s",
+        run.organization_id,
+        run.kind,
+        run.outcome,
+        run.http_status,
+        run.calls_seen,
+        run.calls_new,
+        run.calls_changed,
+        run.calls_ended,
+        run.calls_rejected,
+        run.duration_ms,
+        extra={"org_id": run.organization_id, "outcome": run.outcome},
+    )

@@ -1,0 +1,67 @@
+"""factory_boy factories and small payload builders shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+
+from calls.models import ApiToken, Membership, Organization, Role
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+
+    name = factory.Sequence(lambda n: f"Org {n}")
+    organization_type = "Network"
+    invoca_id = factory.Sequence(lambda n: str(1000 + n))
+    poll_interval_seconds = 5.0
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ApiToken
+
+    organization = factory.SubFactory(OrganizationFactory)
+
+    @factory.post_generation
+    def secret(self, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        self.set_secret(extracted or f"token-{self.organization.invoca_id}-s3cr3t")
+        if create:
+            self.save()
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organization = factory.SubFactory(OrganizationFactory)
+    role = Role.AGENT
+
+
+def call_payload(transaction_id: str, **fields: Any) -> dict[str, Any]:
+    """One current_calls entry in the documented shape."""
+    payload: dict[str, Any] = {
+        "transaction_id": transaction_id,
+        "call_status": "bridged",
+        "call_record_id": f"CR-{transaction_id}",
+        "calling_phone_number": "+13105550147",
+        "destination_phone_number": "+18885550199",
+        "called_phone_number": "+18557174046",
+        "bridge_start_time": "2026-11-23T09:14:07-08:00",
+        "custom_data": {"utm_source": {"value": "google", "source": "DynamicAttribution"}},
+    }
+    payload.update(fields)
+    return payload

@@ -1,0 +1,44 @@
+"""Loaded before Django's settings (`-p tests.plugin`): gives the run its environment.
+
+- a private data directory and an in-memory Celery broker, so tests never touch `var/`;
+- a throwaway PostgreSQL when CIPDASH_TEST_DATABASE=postgres and no DATABASE_URL is given;
+- a throwaway redis-server for the tests that need one (CIPDASH_TEST_REDIS_URL when given).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import pytest
+
+from tests.servers import PostgresServer, RedisServer
+
+_started: list[Any] = []
+
+
+def _set_default(name: str, value: str) -> None:
+    os.environ.setdefault(name, value)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any) -> None:
+    _set_default("CIPDASH_DATA_DIR", tempfile.mkdtemp(prefix="cipdash-test-data-"))
+    _set_default("CELERY_BROKER_URL", "memory://")
+    _set_default("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
+    _set_default("TOKEN_ENCRYPTION_KEYS", "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=")
+    _set_default("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if os.environ.get("CIPDASH_TEST_DATABASE") == "postgres" and not os.environ.get("DATABASE_URL"):
+        server = PostgresServer().start()
+        _started.append(server)
+        os.environ["DATABASE_URL"] = server.url
+    if not os.environ.get("CIPDASH_TEST_REDIS_URL"):
+        redis = RedisServer().start()
+        _started.append(redis)
+        os.environ["CIPDASH_TEST_REDIS_URL"] = redis.url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _started:
+        _started.pop().stop()
