@@ -6,6 +6,7 @@ parsing is memoised on the raw text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,8 +15,9 @@ from phonenumbers import carrier, geocoder
 from phonenumbers.phonenumberutil import NumberParseException, PhoneNumberType
 
 DEFAULT_REGION = "US"
-# Invoca's destination numbers may carry dial codes; these are not part of a number.
-_DIAL_EXTRAS = str.maketrans("", "", "#*,")
+# Invoca's destination numbers may carry dial codes after the number (pauses, an extension
+# to key in): the number is what comes before the first of them.
+_DIAL_EXTRAS = re.compile(r"[#*,]")
 
 _LINE_TYPES = {
     PhoneNumberType.MOBILE: "Mobile",
@@ -49,8 +51,9 @@ def phone_parse(raw: str, region: str = DEFAULT_REGION) -> Phone:
     text = raw.strip()
     if not text:
         return Phone(raw=raw, e164="")
+    number_part = _DIAL_EXTRAS.split(text, maxsplit=1)[0].strip() or _DIAL_EXTRAS.sub("", text)
     try:
-        number = phonenumbers.parse(text.translate(_DIAL_EXTRAS), region)
+        number = phonenumbers.parse(number_part, region)
     except NumberParseException:
         return Phone(raw=raw, e164="")
     if not phonenumbers.is_possible_number(number):

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import logging
-import uuid
+from datetime import datetime
 
 from celery import shared_task
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from calls import services
 from calls.models import Organization, OrganizationStatus
+from calls.services.poll_lock import organization_poll_lock
 
 log = logging.getLogger("calls.tasks")
 
 HEARTBEAT_KEY = "cipdash:beat:last-tick"
-
-
-def poll_lock_key(organization_id: int) -> str:
-    return f"cipdash:poll-lock:{organization_id}"
-
-
-def poll_lock_seconds() -> int:
-    # Longer than the longest possible poll (the client's total timeout) plus the ingest, so
-    # the lock is never lost mid-poll, yet a killed worker's lock frees itself soon after.
-    return int(settings.POLL_TOTAL_TIMEOUT + 30)
 
 
 @shared_task(name="calls.tasks.polls_dispatch", ignore_result=True)
@@ -37,14 +27,13 @@ def polls_dispatch() -> int:
     except Exception:  # a cache outage must not stop polling; /healthz reports it
         log.warning("beat heartbeat could not be written to the cache")
     claimed = services.polls_claim_due(now=now)
-    for organization_id, slot in claimed:
-        interval = Organization.objects.values_list("poll_interval_seconds", flat=True).get(
-            pk=organization_id
-        )
+    for slot in claimed:
         # A poll still queued after its interval has passed is obsolete: the next slot's
         # task replaces it, so a backlog never turns into a burst of requests.
         organization_poll.apply_async(
-            args=[organization_id], kwargs={"slot": slot.isoformat()}, expires=interval
+            args=(slot.organization_id,),
+            kwargs={"slot": slot.due_at.isoformat()},
+            expires=slot.interval_seconds,
         )
     return len(claimed)
 
@@ -52,20 +41,29 @@ def polls_dispatch() -> int:
 @shared_task(name="calls.tasks.organization_poll", ignore_result=True)
 def organization_poll(organization_id: int, slot: str = "") -> str:
     """Poll one organization, holding its lock so polls never overlap."""
-    key = poll_lock_key(organization_id)
-    owner = uuid.uuid4().hex
-    if not cache.add(key, owner, timeout=poll_lock_seconds()):
-        log.info("poll org=%s skipped: another poll holds the lock", organization_id)
-        return "locked"
-    try:
+    with organization_poll_lock(organization_id=organization_id) as held:
+        if not held:
+            log.info("poll org=%s skipped: another poll holds the lock", organization_id)
+            return "locked"
         organization = Organization.objects.filter(pk=organization_id, enabled=True).first()
         if organization is None or organization.status == OrganizationStatus.AUTH_FAILED:
             return "not-polled"
+        if _already_polled(organization, slot):
+            # A poll that started after this slot was due (a slow one, or `manage.py poll`)
+            # already covers it: one request per interval.
+            return "already-polled"
         attempt = services.organization_poll(organization=organization)
         return str(attempt.run.outcome)
-    finally:
-        if cache.get(key) == owner:
-            cache.delete(key)
+
+
+def _already_polled(organization: Organization, slot: str) -> bool:
+    if not slot or organization.last_attempt_at is None:
+        return False
+    try:
+        due_at = datetime.fromisoformat(slot)
+    except ValueError:
+        return False
+    return organization.last_attempt_at > due_at
 
 
 @shared_task(name="calls.tasks.calls_purge", ignore_result=True)

@@ -6,5 +6,9 @@ app_name = "calls"
 
 urlpatterns = [
     path("", views.live_list, name="live"),
+    path("wall/", views.wallboard, name="wall"),
+    path("calls/find/", views.call_find, name="find"),
+    path("calls/<int:call_id>/", views.call_detail, name="detail"),
+    path("calls/<int:call_id>/refresh/", views.call_refresh_now, name="refresh"),
     path("export.csv", export_views.calls_export, name="export"),
 ]

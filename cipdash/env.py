@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable
@@ -31,7 +32,16 @@ def env_bool(name: str, default: bool = False) -> bool:
     )
 
 
-def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+def _check_range(name: str, raw: str, value: float, minimum: float, maximum: float | None) -> None:
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}; got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum:g}; got {raw!r}")
+
+
+def env_float(
+    name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+) -> float:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
@@ -39,12 +49,13 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number; got {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {raw!r}")
+    if not math.isfinite(value):  # "nan" and "inf" parse, but no interval or timeout is either
+        raise ImproperlyConfigured(f"{name} must be a finite number; got {raw!r}")
+    _check_range(name, raw, value, minimum, maximum)
     return value
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
@@ -52,16 +63,28 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
         value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number; got {raw!r}") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}; got {raw!r}")
+    _check_range(name, raw, value, minimum, maximum)
     return value
 
 
-def env_list(name: str, default: list[str]) -> list[str]:
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().upper()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return value
+
+
+def env_list(name: str, default: list[str], *, allow_empty: bool = True) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items and not allow_empty:
+        raise ImproperlyConfigured(f"{name} is set but lists nothing; unset it or give values")
+    return items
 
 
 def persisted_secret(path: Path, generate: Callable[[], str]) -> str:

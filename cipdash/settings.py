@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cipdash.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -25,6 +26,12 @@ from cipdash.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("CIPDASH_DATA_DIR") or BASE_DIR / "var")
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as _error:
+    raise ImproperlyConfigured(
+        f"CIPDASH_DATA_DIR {str(DATA_DIR)!r} cannot be created: {_error.strerror}"
+    ) from None
 
 DEBUG = env_bool("DEBUG", False)
 DATABASE_URL = env_str("DATABASE_URL")
@@ -58,7 +65,7 @@ for _position, _key in enumerate(TOKEN_ENCRYPTION_KEYS, start=1):
             "(32 url-safe base64-encoded bytes)"
         ) from None
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], allow_empty=False)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -108,19 +115,21 @@ TEMPLATES = [
 ]
 
 
+# Web, worker and beat share the file: wait for locks instead of failing, and take the write
+# lock at BEGIN so two writers never deadlock mid-transaction.
+_SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def _database() -> dict[str, object]:
     if not DATABASE_URL:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
         return {
             "ENGINE": "cipdash.sqlite3",
             "NAME": DATA_DIR / "cipdash.sqlite3",
-            "OPTIONS": {
-                # Web, worker and beat share the file: wait for locks instead of failing, and
-                # take the write lock at BEGIN so two writers never deadlock mid-transaction.
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             "TEST": {"NAME": env_str("CIPDASH_TEST_SQLITE_NAME") or None},
         }
     try:
@@ -128,7 +137,7 @@ def _database() -> dict[str, object]:
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
     if config.get("ENGINE") == "django.db.backends.sqlite3":
-        config["ENGINE"] = "cipdash.sqlite3"
+        config.update(ENGINE="cipdash.sqlite3", OPTIONS=dict(_SQLITE_OPTIONS))
     return config
 
 
@@ -198,6 +207,8 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION and not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Load balancers probe over plain HTTP inside the private network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis in production; the filesystem transport needs no server for the embedded setup.
@@ -228,14 +239,26 @@ POLL_READ_TIMEOUT = env_float("POLL_READ_TIMEOUT", 10.0, minimum=0.1)
 POLL_TOTAL_TIMEOUT = env_float("POLL_TOTAL_TIMEOUT", 20.0, minimum=0.5)
 POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0, minimum=1.0)
 POLL_MAX_RESPONSE_BYTES = env_int("POLL_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1024)
-PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3)
+PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3, maximum=23)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "cipdash.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            # json: one object per line with the poll event's fields as keys (log shippers).
+            "formatter": "json" if env_str("LOG_FORMAT", "plain").lower() == "json" else "plain",
+        }
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     # urllib3 logs request URLs at DEBUG; tokens never go in URLs, but keep it quiet anyway.
     "loggers": {"urllib3": {"level": "WARNING"}},
 }

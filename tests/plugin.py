@@ -24,7 +24,13 @@ def _set_default(name: str, value: str) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args: Any) -> None:
-    _set_default("CIPDASH_DATA_DIR", tempfile.mkdtemp(prefix="cipdash-test-data-"))
+    if "CIPDASH_DATA_DIR" not in os.environ:
+        data_dir = tempfile.mkdtemp(prefix="cipdash-test-data-")
+        os.environ["CIPDASH_DATA_DIR"] = data_dir
+        # The test database is the file the settings name (only in this throwaway directory):
+        # a worker started as a subprocess with this environment opens the database the test
+        # sees.
+        _set_default("CIPDASH_TEST_SQLITE_NAME", os.path.join(data_dir, "cipdash.sqlite3"))
     _set_default("CELERY_BROKER_URL", "memory://")
     _set_default("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
     _set_default("TOKEN_ENCRYPTION_KEYS", "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 
 from calls.invoca.errors import (
     AuthenticationFailed,
@@ -90,6 +93,9 @@ class CurrentCallsRequest:
             raise InvalidRequest("the API base URL must start with https:// or http://")
         if not self.token:
             raise InvalidRequest("the organization has no active API token")
+        if self.token != self.token.strip() or not self.token.isprintable():
+            # requests would refuse the header anyway; say why without quoting the token.
+            raise InvalidRequest("the API token has blanks at its ends or control characters")
 
     @property
     def url(self) -> str:
@@ -103,19 +109,42 @@ class CurrentCallsRequest:
         }
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    if not value:
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from now: delay-seconds or an HTTP-date; None if unreadable."""
+    if not value or not value.strip():
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:  # "inf" and "nan" parse as floats but are no delay
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - now).total_seconds())
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. read1 returns as soon as any bytes come in, so the caller's
+    total deadline is checked even against a server that drips one byte at a time
+    (iter_content would wait for a whole chunk, for ever)."""
+    while True:
+        try:
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError:
+            raise requests.Timeout("read timed out") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.ConnectionError(type(exc).__name__) from None
+        if not chunk:
+            return
+        yield chunk
 
 
 def _read_body(response: requests.Response, request: CurrentCallsRequest, started: float) -> bytes:
@@ -127,7 +156,7 @@ def _read_body(response: requests.Response, request: CurrentCallsRequest, starte
         )
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(_CHUNK):
+    for chunk in _chunks(response):
         size += len(chunk)
         if size > request.max_response_bytes:
             raise BadResponse(
@@ -153,7 +182,7 @@ def _raise_for_status(response: requests.Response, filtered: bool) -> None:
     if status == 429:
         raise RateLimited(
             "rate limited (429)",
-            retry_after=_retry_after(response.headers.get("Retry-After"), datetime.now(UTC)),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC)),
         )
     if status >= 500:
         raise Unavailable(f"Invoca answered {status}", http_status=status)
@@ -186,6 +215,9 @@ def current_calls_fetch(
     request.validate()
     http = session or requests.Session()
     filtered = request.filters.any
+    # Each wait for bytes is bounded by the read timeout, the whole body by total_timeout
+    # (checked as bytes arrive), so no answer takes longer than total + read timeout.
+    read_timeout = min(request.read_timeout, request.total_timeout)
     started = time.monotonic()
     try:
         with http.get(
@@ -196,7 +228,7 @@ def current_calls_fetch(
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
             },
-            timeout=(request.connect_timeout, request.read_timeout),
+            timeout=(request.connect_timeout, read_timeout),
             stream=True,
             allow_redirects=False,
         ) as response:
@@ -211,8 +243,10 @@ def current_calls_fetch(
             body = _read_body(response, request, started)
             status = response.status_code
             content_type = response.headers.get("Content-Type", "")
+    except requests.ConnectTimeout:
+        raise Unavailable(f"no connection within {request.connect_timeout:g} s") from None
     except requests.Timeout:
-        raise Unavailable(f"no answer within the timeout ({request.read_timeout:g} s)") from None
+        raise Unavailable(f"no answer within the timeout ({read_timeout:g} s)") from None
     except requests.ConnectionError as exc:
         raise Unavailable(_connection_reason(exc)) from None
     except requests.RequestException as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -43,6 +43,64 @@ _IDENTITY_KEYS = frozenset(
 )
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# The canonical form the content hash is taken of; one encoder, not one per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# A value's text (default separators) is at most twice its share of the compact canonical form,
+# so in a call whose canonical form is this short no value can pass MAX_VALUE_CHARS.
+_SHORT_CALL_CHARS = MAX_VALUE_CHARS // 2
+
+
+class _Deferred(Mapping[str, Any]):
+    """A read-only mapping built on first use. A poll that changes nothing only needs each
+    call's id and hash, so the per-field work is left for the calls that are written."""
+
+    __slots__ = ("_argument", "_build", "_data")
+
+    def __init__(self, build: Callable[[Any], dict[str, Any]], argument: Any) -> None:
+        self._build: Callable[[Any], dict[str, Any]] | None = build
+        self._argument = argument
+        self._data: dict[str, Any] = {}
+
+    def _materialised(self) -> dict[str, Any]:
+        if self._build is not None:
+            self._data, self._build, self._argument = self._build(self._argument), None, None
+        return self._data
+
+    # Whole-mapping reads go straight to the dict rather than key by key through Mapping.
+    def keys(self) -> KeysView[str]:
+        return self._materialised().keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._materialised().items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._materialised().values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._materialised().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._materialised()
+
+    def __eq__(self, other: object) -> bool:
+        return self._materialised() == (
+            other._materialised() if isinstance(other, _Deferred) else other
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._materialised()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._materialised())
+
+    def __len__(self) -> int:
+        return len(self._materialised())
+
+    def __repr__(self) -> str:
+        return repr(self._materialised())
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +190,36 @@ def _scalar(value: Any, where: str) -> JsonScalar:
     return text
 
 
-def _custom_data(raw: Any) -> tuple[dict[str, CustomField], Any]:
-    """The custom fields, and the demographics block if Invoca nested it in here."""
-    if raw is None:
-        return {}, None
+def _is_empty(raw: Any) -> bool:
+    # Serialisers disagree on "nothing": null, {}, [] and "" all mean no data here.
+    return raw is None or raw == "" or (isinstance(raw, list | dict) and not raw)
+
+
+def _custom_block(raw: Any) -> dict[str, Any] | None:
+    if _is_empty(raw):
+        return None
     if not isinstance(raw, dict):
         raise CallRejected("custom_data is not an object")
     if len(raw) > MAX_CUSTOM_FIELDS:
         raise CallRejected(f"custom_data has {len(raw)} fields (limit {MAX_CUSTOM_FIELDS})")
+    return raw
+
+
+def _demographics_block(block: Any) -> dict[str, Any] | None:
+    if _is_empty(block):
+        return None
+    if not isinstance(block, dict):
+        raise CallRejected("demographics_data is not an object")
+    if len(block) > MAX_CUSTOM_FIELDS:
+        raise CallRejected(f"demographics_data has {len(block)} keys")
+    return block
+
+
+def _custom_data(raw: Any) -> tuple[dict[str, CustomField], Any]:
+    """The custom fields, and the demographics block if Invoca nested it in here."""
+    raw = _custom_block(raw)
+    if raw is None:
+        return {}, None
     fields: dict[str, CustomField] = {}
     nested_demographics = None
     for name, entry in raw.items():
@@ -157,21 +237,63 @@ def _custom_data(raw: Any) -> tuple[dict[str, CustomField], Any]:
 
 def _demographics(*blocks: Any) -> dict[str, JsonScalar]:
     merged: dict[str, JsonScalar] = {}
-    for block in blocks:
+    for raw in blocks:
+        block = _demographics_block(raw)
         if block is None:
             continue
-        if not isinstance(block, dict):
-            raise CallRejected("demographics_data is not an object")
-        if len(block) > MAX_CUSTOM_FIELDS:
-            raise CallRejected(f"demographics_data has {len(block)} keys")
         for key, value in block.items():
             merged[str(key)] = _scalar(value, "a demographics value")
     return merged
 
 
-def content_hash(payload: Mapping[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _digest(canonical: str) -> str:
     return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def content_hash(payload: Mapping[str, Any]) -> str:
+    return _digest(_CANONICAL.encode(payload))
+
+
+def _general(payload: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: _text(_scalar(value, f"field {key[:40]}"))
+        for key, value in payload.items()
+        if key not in _IDENTITY_KEYS
+    }
+
+
+def _deferred_parts(
+    payload: dict[str, Any],
+) -> tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]:
+    """Check now what can reject a short call (its blocks' shapes and sizes); build later."""
+    custom = _custom_block(payload.get("custom_data"))
+    nested = _demographics_block(custom.get(DEMOGRAPHICS_KEY)) if custom else None
+    top = _demographics_block(payload.get(DEMOGRAPHICS_KEY))
+    return (
+        _Deferred(_general, payload),
+        _Deferred(_custom_fields, custom),
+        _Deferred(_demographics_pair, (nested, top)),
+    )
+
+
+def _custom_fields(raw: Any) -> dict[str, CustomField]:
+    return _custom_data(raw)[0]
+
+
+def _demographics_pair(blocks: tuple[Any, Any]) -> dict[str, JsonScalar]:
+    return _demographics(*blocks)
+
+
+def _eager_parts(
+    payload: dict[str, Any],
+) -> tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]:
+    custom, nested_demographics = _custom_data(payload.get("custom_data"))
+    demographics = _demographics(nested_demographics, payload.get(DEMOGRAPHICS_KEY))
+    return (
+        MappingProxyType(_general(payload)),
+        MappingProxyType(custom),
+        MappingProxyType(demographics) if demographics else _EMPTY,
+    )
 
 
 def current_call_parse(payload: Any) -> CurrentCall:
@@ -182,13 +304,9 @@ def current_call_parse(payload: Any) -> CurrentCall:
         raise CallRejected("entry has no transaction_id")
     if len(transaction_id) > MAX_TRANSACTION_ID_CHARS:
         raise CallRejected(f"transaction_id is {len(transaction_id)} characters")
-    custom, nested_demographics = _custom_data(payload.get("custom_data"))
-    demographics = _demographics(nested_demographics, payload.get(DEMOGRAPHICS_KEY))
-    general = {
-        key: _text(_scalar(value, f"field {key[:40]}"))
-        for key, value in payload.items()
-        if key not in _IDENTITY_KEYS
-    }
+    canonical = _CANONICAL.encode(payload)
+    parts = _deferred_parts if len(canonical) <= _SHORT_CALL_CHARS else _eager_parts
+    general, custom, demographics = parts(payload)
     return CurrentCall(
         transaction_id=transaction_id,
         call_record_id=_text(payload.get("call_record_id"))[:64],
@@ -202,11 +320,11 @@ def current_call_parse(payload: Any) -> CurrentCall:
             payload.get("bridge_start_time") or payload.get("transfer_start_time_utc")
         ),
         start_time=_time(payload.get("start_time") or payload.get("call_start_time_utc")),
-        general=MappingProxyType(general),
-        custom_data=MappingProxyType(custom),
-        demographics=MappingProxyType(demographics) if demographics else _EMPTY,
+        general=general,
+        custom_data=custom,
+        demographics=demographics,
         payload=MappingProxyType(payload),
-        content_hash=content_hash(payload),
+        content_hash=_digest(canonical),
     )
 
 
@@ -220,7 +338,8 @@ def current_calls_parse(
             f"expected a JSON object, got {type(body).__name__}", http_status=http_status
         )
     entries = body.get("current_calls")
-    if entries is None and body.get("partial_data") is not True:
+    partial = http_status == 202 or body.get("partial_data") in (True, "true")
+    if entries is None and not partial:
         raise BadResponse("the response has no current_calls list", http_status=http_status)
     if entries is None:
         entries = []
@@ -241,7 +360,6 @@ def current_calls_parse(
             continue
         seen.add(call.transaction_id)
         calls.append(call)
-    partial = http_status == 202 or body.get("partial_data") is True
     return CurrentCallsResult(
         calls=tuple(calls),
         http_status=http_status,

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from calls.sandbox import fakedata as fd
+from calls.sandbox import fakeprofile as fp
 
 # Fixed so that the same seed gives byte-identical JSON on every run.
 _NEWEST_BRIDGE = datetime(2026, 11, 23, 12, 0, 0, tzinfo=timezone(timedelta(hours=-5)))
@@ -58,14 +59,14 @@ def _bulk_call(rng: random.Random, transaction_id: str, bridged_at: datetime) ->
         for key, value in fd.general_fields(rng, place).items()
         if key not in _BULK_SKIPPED_FIELDS
     )
-    custom = fd.custom_data(rng, _BULK_CUSTOM_FIELDS - 2)
+    custom = fp.custom_data(rng, _BULK_CUSTOM_FIELDS - 2)
     custom.update(
         {
-            name: fd.custom_entry(value, fd.ROUTING_WEBHOOK_SOURCE)
-            for name, value in list(fd.routing_values(rng).items())[:2]
+            name: fp.custom_entry(value, fp.ROUTING_WEBHOOK_SOURCE)
+            for name, value in list(fp.routing_values(rng).items())[:2]
         }
     )
-    ecp = fd.demographics(rng, place[0], place[1], place[2])
+    ecp = fp.demographics(rng, place[0], place[1], place[2])
     # Mostly nested, as in every documented example; some at top level, as the prose says.
     if rng.random() < 0.7:
         custom["demographics_data"] = ecp
@@ -76,7 +77,7 @@ def _bulk_call(rng: random.Random, transaction_id: str, bridged_at: datetime) ->
 
 
 def _unique_ids(rng: random.Random, count: int, taken: set[str]) -> list[str]:
-    ids = []
+    ids: list[str] = []
     while len(ids) < count:
         txid = fd.new_transaction_id(rng)
         if txid not in taken:
@@ -153,21 +154,21 @@ def _changed_copy(rng: random.Random, call: dict[str, Any]) -> dict[str, Any]:
     roll = rng.random()
     lead = custom.get("lead_type")
     if roll < 0.4 and not (isinstance(lead, dict) and lead.get("value") == "hot"):
-        custom["lead_type"] = fd.custom_entry("hot", "Api")
+        custom["lead_type"] = fp.custom_entry("hot", "Api")
     elif roll < 0.8:
         old = custom.get("routing_score", {}).get("value")
         score = str(rng.randrange(0, 101))
         while score == old:
             score = str(rng.randrange(0, 101))
-        custom["routing_score"] = fd.custom_entry(score, fd.ROUTING_WEBHOOK_SOURCE)
+        custom["routing_score"] = fp.custom_entry(score, fp.ROUTING_WEBHOOK_SOURCE)
     else:
         old = custom.get("call_summary", {}).get("value")
         summary = old
         while summary == old:
             summary = (
-                f"{fd.AI_SUMMARIES[rng.randrange(len(fd.AI_SUMMARIES))]} #{rng.randrange(1000)}"
+                f"{fp.AI_SUMMARIES[rng.randrange(len(fp.AI_SUMMARIES))]} #{rng.randrange(1000)}"
             )
-        custom["call_summary"] = fd.custom_entry(summary, "AI")
+        custom["call_summary"] = fp.custom_entry(summary, "AI")
     return changed
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from calls.sandbox import fakedata as fd
+from calls.sandbox import fakeprofile as fp
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,10 @@ def build_call(
     payload.update(fd.general_fields(rng, place))
     if rng.random() < 0.2:
         fd.numbers_as_json_numbers(payload)
-    fd.punch_gaps(rng, payload)
+    if rng.random() < 0.5:  # about half the calls have every field filled in
+        fd.punch_gaps(rng, payload)
 
-    custom = fd.custom_data(rng, rng.randrange(3, 9))
+    custom = fp.custom_data(rng, rng.randrange(3, 9))
     _attach_demographics(rng, payload, custom, place)
     payload["custom_data"] = custom
     later = _later_changes(rng, custom, duration)
@@ -88,9 +90,9 @@ def _attach_demographics(
         return
     if roll > 0.50:
         return
-    block = fd.demographics(rng, place[0], place[1], place[2])
+    block = fp.demographics(rng, place[0], place[1], place[2])
     if rng.random() < 0.15:  # partial answers, as in the second documented example
-        keep = set(rng.sample(fd.ECP_KEYS, rng.randrange(2, 8)))
+        keep = set(rng.sample(fp.ECP_KEYS, rng.randrange(2, 8)))
         block = {key: value for key, value in block.items() if key in keep}
     # Every documented example nests it in custom_data; the prose says top level.
     if rng.random() < 0.6:
@@ -105,15 +107,15 @@ def _later_changes(
     changes = []
     if rng.random() < 0.6:
         delay = rng.uniform(2.0, 6.0)
-        for name, value in fd.routing_values(rng).items():
-            changes.append(LaterChange(delay, name, value, fd.ROUTING_WEBHOOK_SOURCE))
+        for name, value in fp.routing_values(rng).items():
+            changes.append(LaterChange(delay, name, value, fp.ROUTING_WEBHOOK_SOURCE))
     lead = custom.get("lead_type")
     if lead and lead["value"] != "hot" and rng.random() < 0.35:
         changes.append(
             LaterChange(rng.uniform(8, max(9.0, duration * 0.8)), "lead_type", "hot", "Api")
         )
     if rng.random() < 0.2:
-        summary = fd.AI_SUMMARIES[rng.randrange(len(fd.AI_SUMMARIES))]
+        summary = fp.AI_SUMMARIES[rng.randrange(len(fp.AI_SUMMARIES))]
         changes.append(
             LaterChange(rng.uniform(15, max(16.0, duration * 0.9)), "call_summary", summary, "AI")
         )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from calls.sandbox import fakedata as fd
+from calls.sandbox import fakeprofile as fp
 from calls.sandbox.bulk import bulk_payload, bulk_payload_mutate
 from calls.sandbox.clock import Clock, ManualClock, real_clock
 from calls.sandbox.generator import build_call
@@ -180,7 +181,7 @@ class Population:
             custom = call.payload.get("custom_data")
             if not isinstance(custom, dict):
                 custom = call.payload["custom_data"] = {}
-            custom[name] = fd.custom_entry(value, source)
+            custom[name] = fp.custom_entry(value, source)
 
     def end_call(self, invoca_id: str, transaction_id: str) -> bool:
         with self._lock:
@@ -305,7 +306,7 @@ class Population:
             return
         custom = call.payload.get("custom_data")
         if isinstance(custom, dict):
-            custom[name] = fd.custom_entry(value, source)
+            custom[name] = fp.custom_entry(value, source)
 
 
 def _bridge_time_of(payload: dict[str, Any]) -> datetime | None:

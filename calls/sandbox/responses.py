@@ -130,19 +130,29 @@ def fault_response(rule: FaultRule, calls: list[Any], now: datetime) -> CannedRe
     if mode == "html200":
         return _html(200, "We'll be right back", "Invoca is undergoing scheduled maintenance.")
     if mode == "wrong_shape":
-        shapes: dict[str, Any] = {"list": calls, "calls_key": {"calls": []},
-                                  "null_calls": {"current_calls": None}}
+        shapes: dict[str, Any] = {
+            "list": calls,
+            "calls_key": {"calls": []},
+            "null_calls": {"current_calls": None},
+        }
         return json_response(200, shapes[opts["variant"]])
     if mode == "one_bad_call":
-        nameless = {"call_status": "bridged", "calling_phone_number": "+13105550100",
-                    "custom_data": {}}
+        nameless = {
+            "call_status": "bridged",
+            "calling_phone_number": "+13105550100",
+            "custom_data": {},
+        }
         return current_calls([*calls, "this is not a call", nameless])
     if mode == "partial":
         body = {
             "current_calls": calls[1::2],
             "partial_data": True,
-            "errors": [{"error": "CallsInProgressAPI::UnreachableRegion",
-                        "error_description": "one region did not answer"}],
+            "errors": [
+                {
+                    "error": "CallsInProgressAPI::UnreachableRegion",
+                    "error_description": "one region did not answer",
+                }
+            ],
         }
         return json_response(202, body)
     if mode == "notfound":

@@ -1,18 +1,170 @@
-"""Reads for the live list and the caller detail."""
+"""Reads for the live list and the caller detail, scoped by the viewer's roles.
+
+Agents and restricted members see live calls and those that ended within the last hour;
+supervisors and staff also see the whole history. Each read is a fixed number of queries,
+whatever the number of calls.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from calls.models import Call
+from calls.models import Call, CallSnapshot, HighlightRule
+from calls.phones import phone_e164
 from calls.selectors.access import calls_visible
+from calls.selectors.viewer import Viewer
+
+RECENTLY_ENDED = timedelta(hours=1)
+LIST_LIMIT = 300
+EARLIER_CALLS_LIMIT = 20
+STATUS_LIVE = "live"
+STATUS_ENDED = "ended"
 
 
-def call_list_live(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Call]:
-    return (
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    organization_id: int | None = None
+    search: str = ""
+    status: str = STATUS_LIVE
+
+    @property
+    def state(self) -> str:
+        return f"{self.organization_id}:{self.status}:{self.search}"
+
+    def query(self) -> dict[str, str]:
+        """The non-default filters, for links that keep them."""
+        params = {}
+        if self.organization_id is not None:
+            params["org"] = str(self.organization_id)
+        if self.search:
+            params["q"] = self.search
+        if self.status != STATUS_LIVE:
+            params["status"] = self.status
+        return params
+
+
+def list_filters_parse(*, params: Mapping[str, str], viewer: Viewer) -> ListFilters:
+    """Filters from the URL; anything unknown or not the viewer's falls back to the default."""
+    org_text = (params.get("org") or "").strip()
+    organization_id = int(org_text) if org_text.isdigit() else None
+    if organization_id is not None and viewer.organization(organization_id) is None:
+        organization_id = None
+    status = params.get("status") or STATUS_LIVE
+    if status not in (STATUS_LIVE, STATUS_ENDED):
+        status = STATUS_LIVE
+    return ListFilters(
+        organization_id=organization_id,
+        search=(params.get("q") or "").strip()[:200],
+        status=status,
+    )
+
+
+def viewable_calls(calls: QuerySet[Call], *, viewer: Viewer, now: datetime) -> QuerySet[Call]:
+    """Live calls and recently ended ones everywhere; all ended ones where the role allows."""
+    history_orgs = [org.id for org in viewer.organizations if org.sees_history]
+    return calls.filter(
+        Q(ended_at__isnull=True)
+        | Q(ended_at__gte=now - RECENTLY_ENDED)
+        | Q(organization_id__in=history_orgs)
+    )
+
+
+def search_q(text: str) -> Q:
+    """A phone number in any format, a transaction / call record / external id, or any
+    custom data value."""
+    condition = (
+        Q(transaction_id__iexact=text)
+        | Q(call_record_id__iexact=text)
+        | Q(external_unique_id__iexact=text)
+        | Q(custom_data__icontains=text)
+    )
+    e164 = phone_e164(text) if sum(c.isdigit() for c in text) >= 7 else ""
+    if e164:
+        condition |= (
+            Q(calling_phone_number=e164)
+            | Q(called_phone_number=e164)
+            | Q(destination_phone_number=e164)
+        )
+    return condition
+
+
+def call_list(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    viewer: Viewer,
+    filters: ListFilters,
+    now: datetime,
+) -> list[Call]:
+    calls = calls_visible(user=user).filter(organization_id__in=viewer.ids)
+    if filters.organization_id is not None:
+        calls = calls.filter(organization_id=filters.organization_id)
+    if filters.status == STATUS_ENDED:
+        calls = viewable_calls(
+            calls.filter(ended_at__isnull=False), viewer=viewer, now=now
+        ).order_by("-ended_at", "-pk")
+    else:
+        calls = calls.filter(ended_at__isnull=True).order_by(
+            "-bridge_start_time", "-first_seen_at", "-pk"
+        )
+    if filters.search:
+        calls = calls.filter(search_q(filters.search))
+    return list(calls.select_related("organization")[:LIST_LIMIT])
+
+
+def repeat_counts(
+    *, user: AbstractBaseUser | AnonymousUser, calls: Iterable[Call]
+) -> dict[str, int]:
+    """E.164 number → how many calls the viewer can see from it (one query)."""
+    numbers = {call.calling_phone_number for call in calls if call.calling_phone_number}
+    if not numbers:
+        return {}
+    rows = (
         calls_visible(user=user)
-        .filter(ended_at__isnull=True)
-        .select_related("organization")
-        .order_by("-bridge_start_time", "-first_seen_at", "-pk")
+        .filter(calling_phone_number__in=numbers)
+        .values("calling_phone_number")
+        .annotate(total=Count("pk"))
+        .values_list("calling_phone_number", "total")
+    )
+    return dict(rows)
+
+
+def highlight_rules_by_org(*, organization_ids: Iterable[int]) -> dict[int, list[HighlightRule]]:
+    rules: dict[int, list[HighlightRule]] = {}
+    for rule in HighlightRule.objects.filter(organization_id__in=list(organization_ids)):
+        rules.setdefault(rule.organization_id, []).append(rule)
+    return rules
+
+
+def call_detail_get(
+    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call_id: int, now: datetime
+) -> Call | None:
+    """One call the viewer may open, or None (which the view turns into a 404)."""
+    calls = viewable_calls(
+        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
+    )
+    return calls.select_related("organization").filter(pk=call_id).first()
+
+
+def call_snapshots(*, call: Call) -> list[CallSnapshot]:
+    return list(CallSnapshot.objects.filter(call=call).order_by("observed_at", "id"))
+
+
+def earlier_calls(
+    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call: Call, now: datetime
+) -> list[Call]:
+    """Other calls from the same number that the viewer may open, newest first."""
+    if not call.calling_phone_number:
+        return []
+    calls = viewable_calls(
+        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
+    )
+    return list(
+        calls.filter(calling_phone_number=call.calling_phone_number)
+        .exclude(pk=call.pk)
+        .order_by("-first_seen_at", "-pk")[:EARLIER_CALLS_LIMIT]
     )

@@ -8,6 +8,7 @@ from calls.services.organizations import (
 )
 from calls.services.polling import (
     PollAttempt,
+    PollSlot,
     call_lookup,
     organization_poll,
     poll_failure_record,
@@ -19,6 +20,7 @@ from calls.services.purge import PurgeCounts, calls_purge
 __all__ = [
     "IngestCounts",
     "PollAttempt",
+    "PollSlot",
     "PurgeCounts",
     "api_token_add",
     "call_lookup",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,8 +61,15 @@ def backoff_seconds(*, interval: float, failures: int, rng: random.Random | None
     return float(min(cap, max(interval, jittered)))
 
 
-def polls_claim_due(*, now: datetime) -> list[tuple[int, datetime]]:
-    """Claim the organizations whose poll is due; return (org id, claimed slot) pairs.
+@dataclass(frozen=True, slots=True)
+class PollSlot:
+    organization_id: int
+    due_at: datetime
+    interval_seconds: float
+
+
+def polls_claim_due(*, now: datetime) -> list[PollSlot]:
+    """Claim the organizations whose poll is due, one slot each.
 
     A claim moves next_poll_at forward with a conditional UPDATE, so two beats (or a slow
     worker) never enqueue the same slot twice."""
@@ -71,7 +79,7 @@ def polls_claim_due(*, now: datetime) -> list[tuple[int, datetime]]:
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
         .values_list("pk", "next_poll_at", "poll_interval_seconds")
     )
-    claimed: list[tuple[int, datetime]] = []
+    claimed: list[PollSlot] = []
     for pk, slot, interval in due:
         step = timedelta(seconds=interval)
         following = (slot or now) + step
@@ -79,23 +87,24 @@ def polls_claim_due(*, now: datetime) -> list[tuple[int, datetime]]:
             following = now + step
         taken = Organization.objects.filter(pk=pk, next_poll_at=slot).update(next_poll_at=following)
         if taken:
-            claimed.append((pk, slot or now))
+            claimed.append(PollSlot(pk, slot or now, interval))
     return claimed
 
 
-def _active_token(organization: Organization) -> ApiToken | None:
+def api_token_active(*, organization: Organization) -> ApiToken | None:
     return organization.tokens.filter(active=True).order_by("-created_at").first()
 
 
-def _request(
-    organization: Organization, token: ApiToken, filters: CallFilters
+def organization_request(
+    *, organization: Organization, token: ApiToken, filters: CallFilters | None = None
 ) -> CurrentCallsRequest:
+    """The request for one organization with its token (decrypted here, never stored)."""
     return CurrentCallsRequest(
         base_url=organization.api_base_url,
         organization_type=organization.organization_type,
         organization_id=organization.invoca_id,
         token=token.reveal_secret(),
-        filters=filters,
+        filters=filters or CallFilters(),
         connect_timeout=settings.POLL_CONNECT_TIMEOUT,
         read_timeout=settings.POLL_READ_TIMEOUT,
         total_timeout=settings.POLL_TOTAL_TIMEOUT,
@@ -160,9 +169,15 @@ def poll_result_ingest(
                 state["last_success_at"] = finished_at
             if error:
                 state.update(last_error=error, last_error_at=finished_at)
-            if kind == PollKind.MANUAL and organization.status == OrganizationStatus.AUTH_FAILED:
-                # The token works again: scheduled polling resumes now.
-                state["next_poll_at"] = finished_at
+            if kind == PollKind.MANUAL and (
+                organization.status == OrganizationStatus.AUTH_FAILED
+                or organization.consecutive_failures
+            ):
+                # Invoca answers again (or the token works again): leave back-off and resume
+                # the regular schedule rather than wait out a delay chosen for a failure.
+                state["next_poll_at"] = finished_at + timedelta(
+                    seconds=organization.poll_interval_seconds
+                )
         if counts.anything_changed or state.get("status", organization.status) != (
             organization.status
         ):
@@ -204,7 +219,8 @@ def poll_failure_record(
                 "last_error_at": finished_at,
                 "consecutive_failures": failures,
             }
-            if isinstance(error, AuthenticationFailed | InvalidRequest) and not error.retryable:
+            if isinstance(error, AuthenticationFailed):
+                # Stops scheduled polling until the token changes (api_token_add).
                 state["status"] = OrganizationStatus.AUTH_FAILED
             else:
                 state["status"] = OrganizationStatus.DEGRADED
@@ -238,35 +254,40 @@ def organization_poll(
     forced (the `poll` command, the lookup button)."""
     filters = filters or CallFilters()
     started_at = now or timezone.now()
-    token = _active_token(organization)
+    token = api_token_active(organization=organization)
+    error: InvocaError
     try:
         if token is None:
             raise AuthenticationFailed("no active API token")
-        request = _request(organization, token, filters)
+        request = organization_request(organization=organization, token=token, filters=filters)
         result = current_calls_fetch(request)
+        return poll_result_ingest(
+            organization=organization,
+            result=result,
+            started_at=started_at,
+            finished_at=timezone.now(),
+            kind=kind,
+            token=token,
+        )
     except SecretUndecryptable as exc:
-        return poll_failure_record(
-            organization=organization,
-            error=AuthenticationFailed(str(exc)),
-            started_at=started_at,
-            finished_at=timezone.now(),
-            kind=kind,
-        )
+        error = AuthenticationFailed(str(exc))
     except InvocaError as exc:
-        return poll_failure_record(
-            organization=organization,
-            error=exc,
-            started_at=started_at,
-            finished_at=timezone.now(),
-            kind=kind,
+        error = exc
+    except Exception as exc:  # a bug must still leave a PollRun and a back-off, not a loop
+        # Type and stack only: the message of an unexpected error may quote personal data.
+        log.error(
+            "poll org=%s failed unexpectedly: %s\n%s",
+            organization.pk,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
         )
-    return poll_result_ingest(
+        error = InvocaError(f"internal error ({type(exc).__name__})")
+    return poll_failure_record(
         organization=organization,
-        result=result,
+        error=error,
         started_at=started_at,
         finished_at=timezone.now(),
         kind=kind,
-        token=token,
     )
 
 
@@ -296,5 +317,17 @@ def _log_run(run: PollRun) -> None:
         run.calls_ended,
         run.calls_rejected,
         run.duration_ms,
-        extra={"org_id": run.organization_id, "outcome": run.outcome},
+        extra={
+            "event": "poll",
+            "org_id": run.organization_id,
+            "kind": run.kind,
+            "outcome": run.outcome,
+            "http_status": run.http_status,
+            "calls_seen": run.calls_seen,
+            "calls_new": run.calls_new,
+            "calls_changed": run.calls_changed,
+            "calls_ended": run.calls_ended,
+            "calls_rejected": run.calls_rejected,
+            "duration_ms": run.duration_ms,
+        },
     )

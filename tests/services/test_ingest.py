@@ -1,3 +1,6 @@
+"""Ingest of one poll answer: what is written, what ends, what is recorded, and how many
+SQL statements it takes (constant in the number of calls)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -6,19 +9,36 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls.invoca import current_calls_parse
-from calls.models import Call, CallSnapshot, Organization, PollRun
-from calls.services import poll_result_ingest
+from calls.invoca import RateLimited, Unavailable, current_calls_parse
+from calls.models import Call, CallSnapshot, Organization, OrganizationStatus, PollRun
+from calls.services import poll_failure_record, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def ingest(org: Organization, payloads: list[dict], at: datetime, **flags):
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def ingest(org: Organization, payloads: list, when: datetime, **flags):
     result = current_calls_parse({"current_calls": payloads, **flags.pop("body", {})}, **flags)
     org.refresh_from_db()
-    return poll_result_ingest(organization=org, result=result, started_at=at, finished_at=at)
+    return poll_result_ingest(organization=org, result=result, started_at=when, finished_at=when)
+
+
+def fail(org: Organization, error, when: datetime):
+    org.refresh_from_db()
+    return poll_failure_record(organization=org, error=error, started_at=when, finished_at=when)
+
+
+def live_ids(org: Organization) -> set[str]:
+    return set(
+        Call.objects.filter(organization=org, ended_at__isnull=True).values_list(
+            "transaction_id", flat=True
+        )
+    )
 
 
 def test_new_changed_unchanged_missed_and_ended():
@@ -29,43 +49,147 @@ def test_new_changed_unchanged_missed_and_ended():
     assert CallSnapshot.objects.count() == 2
 
     b_changed = call_payload("B", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
-    second = ingest(org, [a, b_changed], T0 + timedelta(seconds=5))
+    second = ingest(org, [a, b_changed], at(5))
     assert (second.counts.new, second.counts.changed) == (0, 1)
     assert CallSnapshot.objects.filter(call__transaction_id="B").count() == 2
     assert CallSnapshot.objects.filter(call__transaction_id="A").count() == 1
-    assert Call.objects.get(transaction_id="A").last_seen_at == T0 + timedelta(seconds=5)
+    stored_b = Call.objects.get(transaction_id="B")
+    assert stored_b.custom_data == {"lead_type": {"value": "hot", "source": "Api"}}
+    assert stored_b.first_seen_at == T0
+    assert Call.objects.get(transaction_id="A").last_seen_at == at(5)
 
-    ingest(org, [b_changed], T0 + timedelta(seconds=10))  # A missed once: still live
-    assert Call.objects.get(transaction_id="A").ended_at is None
-    third = ingest(org, [b_changed], T0 + timedelta(seconds=15))  # missed twice: ended
+    ingest(org, [b_changed], at(10))  # A missed once: still live
+    a_row = Call.objects.get(transaction_id="A")
+    assert a_row.ended_at is None and a_row.missed_polls == 1
+    third = ingest(org, [b_changed], at(15))  # missed twice: ended at its last sighting
     assert third.counts.ended == 1
-    assert Call.objects.get(transaction_id="A").ended_at == T0 + timedelta(seconds=5)
+    assert Call.objects.get(transaction_id="A").ended_at == at(5)
 
-    back = ingest(org, [a, b_changed], T0 + timedelta(seconds=20))
+    back = ingest(org, [a, b_changed], at(20))
     assert back.counts.reopened == 1
     reopened = Call.objects.get(transaction_id="A")
     assert reopened.ended_at is None and reopened.missed_polls == 0
+    assert reopened.last_seen_at == at(20)
     assert Call.objects.filter(transaction_id="A").count() == 1
     assert PollRun.objects.count() == 5
 
 
-def test_filtered_and_partial_polls_never_end_calls():
+def test_an_unchanged_poll_writes_no_snapshot_and_keeps_the_feed_version():
+    org = OrganizationFactory()
+    ingest(org, [call_payload("A")], T0)
+    org.refresh_from_db()
+    version = org.feed_version
+    again = ingest(org, [call_payload("A")], at(5))
+    assert not again.counts.anything_changed
+    assert CallSnapshot.objects.count() == 1
+    org.refresh_from_db()
+    assert org.feed_version == version
+    changed = ingest(org, [call_payload("A", call_status="transferred")], at(10))
+    assert changed.counts.changed == 1
+    org.refresh_from_db()
+    assert org.feed_version == version + 1
+
+
+@pytest.mark.parametrize("misses", [1, 3])
+def test_a_call_ends_after_exactly_k_clean_misses(misses):
+    org = OrganizationFactory(clean_misses_to_end=misses)
+    ingest(org, [call_payload("A"), call_payload("B")], T0)
+    for poll in range(1, misses):
+        ingest(org, [call_payload("B")], at(poll * 5))
+        assert "A" in live_ids(org), f"ended after {poll} miss(es)"
+    ended = ingest(org, [call_payload("B")], at(misses * 5))
+    assert ended.counts.ended == 1
+    assert live_ids(org) == {"B"}
+    assert Call.objects.get(transaction_id="A").ended_at == T0
+
+
+def test_a_sighting_resets_the_miss_count():
+    org = OrganizationFactory(clean_misses_to_end=2)
+    ingest(org, [call_payload("A")], T0)
+    ingest(org, [], at(5))  # miss 1
+    ingest(org, [call_payload("A")], at(10))  # seen again
+    ingest(org, [], at(15))  # miss 1 again, not 2
+    assert live_ids(org) == {"A"}
+
+
+def test_filtered_partial_and_unclean_polls_never_end_calls():
     org = OrganizationFactory(clean_misses_to_end=1)
     ingest(org, [call_payload("A"), call_payload("B")], T0)
-    ingest(org, [call_payload("A")], T0 + timedelta(seconds=5), filtered=True)
-    ingest(org, [], T0 + timedelta(seconds=10), http_status=202, body={"partial_data": True})
-    ingest(org, [call_payload("A"), "garbage"], T0 + timedelta(seconds=15))
+    filtered = ingest(org, [call_payload("A")], at(5), filtered=True)
+    partial = ingest(org, [], at(10), http_status=202, body={"partial_data": True})
+    with_bad_entry = ingest(org, [call_payload("A"), "garbage"], at(15))
     assert Call.objects.filter(ended_at__isnull=False).count() == 0
+    assert Call.objects.filter(missed_polls__gt=0).count() == 0
+    outcomes = [a.run.outcome for a in (filtered, partial, with_bad_entry)]
+    assert outcomes == ["filtered", "partial", "partial"]
+    assert with_bad_entry.run.calls_rejected == 1
+    org.refresh_from_db()
+    assert org.status == OrganizationStatus.DEGRADED
+    assert "left out" in org.last_error and "garbage" not in org.last_error
 
 
-@pytest.mark.parametrize("count", [10, 1000])
-def test_statement_count_does_not_grow_with_calls(count, django_assert_max_num_queries):
+def test_a_filtered_poll_adds_and_refreshes_calls():
     org = OrganizationFactory()
-    payloads = [call_payload(f"T{i:05d}") for i in range(count)]
-    ingest(org, payloads, T0)
-    changed = [
-        call_payload(f"T{i:05d}", call_status="x") if i % 2 else p for i, p in enumerate(payloads)
-    ]
+    ingest(org, [call_payload("A")], T0)
+    result = ingest(
+        org, [call_payload("A", call_status="x"), call_payload("NEW")], at(5), filtered=True
+    )
+    assert (result.counts.new, result.counts.changed) == (1, 1)
+    assert live_ids(org) == {"A", "NEW"}
+
+
+def test_a_failed_poll_ends_nothing_and_backs_off():
+    org = OrganizationFactory(clean_misses_to_end=1, poll_interval_seconds=5)
+    ingest(org, [call_payload("A")], T0)
+    attempt = fail(org, Unavailable("Invoca answered 503", http_status=503), at(5))
+    assert live_ids(org) == {"A"}
+    assert attempt.run.outcome == "unavailable" and attempt.run.http_status == 503
+    org.refresh_from_db()
+    assert org.consecutive_failures == 1
+    assert org.last_error == "Invoca answered 503" and org.last_error_at == at(5)
+    assert org.status == OrganizationStatus.DEGRADED
+    assert org.last_success_at == T0
+    # Exponential with ±20 % jitter: the first failure waits about two intervals.
+    assert at(5) + timedelta(seconds=8) <= org.next_poll_at <= at(5) + timedelta(seconds=12)
+    fail(org, Unavailable("timeout"), at(20))
+    org.refresh_from_db()
+    assert org.consecutive_failures == 2
+    assert at(20) + timedelta(seconds=16) <= org.next_poll_at <= at(20) + timedelta(seconds=24)
+
+
+def test_a_clean_poll_after_failures_resets_the_state():
+    org = OrganizationFactory()
+    fail(org, Unavailable("down"), T0)
+    fail(org, RateLimited("429", retry_after=60), at(5))
+    attempt = ingest(org, [call_payload("A")], at(70))
+    assert attempt.clean
+    org.refresh_from_db()
+    assert org.consecutive_failures == 0 and org.status == OrganizationStatus.OK
+    assert org.last_success_at == at(70) and org.last_attempt_at == at(70)
+    run = PollRun.objects.get(finished_at=at(70))
+    assert (run.outcome, run.calls_seen, run.calls_new, run.http_status) == ("clean", 1, 1, 200)
+
+
+def scenario(size: int) -> tuple[int, list[str]]:
+    """A poll with new, changed, unchanged, missed and ended calls; its statement count."""
+    org = OrganizationFactory(clean_misses_to_end=1)
+    ids = [f"T{i:05d}" for i in range(size)]
+    ingest(org, [call_payload(t) for t in ids], T0)
+    half = size // 2
+    answer = [
+        call_payload(t, call_status="changed") if i % 2 else call_payload(t)
+        for i, t in enumerate(ids[:half])
+    ] + [call_payload(f"N{i:05d}") for i in range(size // 4)]
     with CaptureQueriesContext(connection) as queries:
-        ingest(org, changed[: count - 1], T0 + timedelta(seconds=5))
-    assert len(queries.captured_queries) <= 14, [q["sql"][:80] for q in queries.captured_queries]
+        attempt = ingest(org, answer, at(5))
+    counts = attempt.counts
+    assert counts.new == size // 4 and counts.changed == half // 2
+    assert counts.ended == size - half
+    return len(queries.captured_queries), [q["sql"][:90] for q in queries.captured_queries]
+
+
+def test_statement_count_does_not_grow_with_calls():
+    small, small_sql = scenario(10)
+    large, large_sql = scenario(1000)
+    assert small == large, (small_sql, large_sql)
+    assert small <= 16, small_sql

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import argparse
+import math
+import sys
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -25,17 +28,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", help="API base URL (default https://invoca.net/api/2022-08-01)"
         )
-        parser.add_argument("--poll-interval", type=float, help="seconds between polls (default 5)")
+        parser.add_argument(
+            "--poll-interval", type=_seconds, help="seconds between polls (default 5)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         token = self._token(options)
+        base_url = options["base_url"]
+        if base_url is not None and not base_url.startswith(("https://", "http://")):
+            raise CommandError("--base-url must start with https:// (or http:// for a test feed)")
         try:
             organization = services.organization_create(
                 name=options["name"],
                 organization_type=options["type"],
                 invoca_id=options["invoca_id"],
                 token=token,
-                api_base_url=options["base_url"],
+                api_base_url=base_url,
                 poll_interval_seconds=options["poll_interval"],
             )
         except ValidationError as exc:
@@ -54,8 +62,6 @@ class Command(BaseCommand):
         if options["token_file"]:
             path = options["token_file"]
             if path == "-":
-                import sys
-
                 return sys.stdin.read().strip()
             try:
                 with open(path) as handle:
@@ -65,3 +71,13 @@ class Command(BaseCommand):
         if not options["token"]:
             raise CommandError("an API token is required: --token or --token-file")
         return str(options["token"]).strip()
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value

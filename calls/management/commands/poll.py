@@ -2,17 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls import services
-from calls.models import Organization, PollKind
+from calls.models import Organization, PollKind, PollRun
+from calls.services.poll_lock import organization_poll_lock
 
 
 class Command(BaseCommand):
     help = (
         "Poll every enabled organization (or one) once, now. Ignores the schedule, back-off "
         "and a refused token (to check whether it works again), and applies the answer "
-        "exactly as a scheduled poll would. Exit status 0 when every poll was clean."
+        "exactly as a scheduled poll would. Exit status 0 only when every poll was clean."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,17 +31,33 @@ class Command(BaseCommand):
                 raise CommandError("no enabled organization to poll")
         all_clean = True
         for organization in organizations:
-            attempt = services.organization_poll(organization=organization, kind=PollKind.MANUAL)
-            run = attempt.run
+            # Wait for a scheduled poll in flight rather than overlap it.
+            with organization_poll_lock(
+                organization_id=organization.pk, wait_seconds=settings.POLL_TOTAL_TIMEOUT
+            ) as held:
+                if not held:
+                    self.stdout.write(f"{_name(organization)}: locked by a poll that never ended")
+                    all_clean = False
+                    continue
+                organization.refresh_from_db()
+                attempt = services.organization_poll(
+                    organization=organization, kind=PollKind.MANUAL
+                )
             all_clean &= attempt.clean
-            line = (
-                f"org {organization.pk} {organization.name}: {run.outcome}"
-                f" http={run.http_status or '-'} seen={run.calls_seen} new={run.calls_new}"
-                f" changed={run.calls_changed} ended={run.calls_ended}"
-                f" rejected={run.calls_rejected} {run.duration_ms}ms"
-            )
-            if run.error:
-                line += f" — {run.error}"
-            self.stdout.write(line)
+            self.stdout.write(_line(organization, attempt.run))
         if not all_clean:
-            raise SystemExit(1)
+            raise CommandError("not every poll was clean", returncode=1)
+
+
+def _name(organization: Organization) -> str:
+    return f"org {organization.pk} {organization.name}"
+
+
+def _line(organization: Organization, run: PollRun) -> str:
+    line = (
+        f"{_name(organization)}: {run.outcome}"
+        f" http={run.http_status or '-'} seen={run.calls_seen} new={run.calls_new}"
+        f" changed={run.calls_changed} ended={run.calls_ended}"
+        f" rejected={run.calls_rejected} {run.duration_ms}ms"
+    )
+    return f"{line} — {run.error}" if run.error else line

@@ -1,0 +1,193 @@
+"""Shared plumbing for the bench scripts: arguments, a throwaway database, timing, tables.
+
+Every script runs on a private SQLite file by default, or with `--postgres` on a throwaway
+PostgreSQL server (tests/servers.py); `--tiny` runs once at a tiny size so that `make test`
+keeps the scripts from rotting without timing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Fixed, throwaway secrets: a bench database never holds anything worth protecting.
+_BENCH_SECRET_KEY = "bench-secret-key-not-for-production-" + "x" * 20
+_BENCH_TOKEN_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="
+
+
+def bench_arguments(
+    description: str, configure: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--tiny", action="store_true", help="run once at a tiny size (a smoke run, not a figure)"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="use a throwaway PostgreSQL instead of SQLite"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median wins)")
+    if configure is not None:
+        configure(parser)
+    arguments = parser.parse_args()
+    if arguments.tiny:
+        arguments.runs = 1
+    return arguments
+
+
+@dataclass
+class BenchEnvironment:
+    data_dir: str
+    database: str
+    database_url: str
+    redis_url: str = ""
+
+    @property
+    def child_environment(self) -> dict[str, str]:
+        """Environment for the worker, beat and web processes a bench starts."""
+        return {
+            key: os.environ[key]
+            for key in (
+                "CIPDASH_DATA_DIR",
+                "DATABASE_URL",
+                "SECRET_KEY",
+                "TOKEN_ENCRYPTION_KEYS",
+                "REDIS_URL",
+                "CELERY_BROKER_URL",
+                "LOG_LEVEL",
+                "DJANGO_SETTINGS_MODULE",
+            )
+            if key in os.environ
+        } | {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "")}
+
+
+@contextlib.contextmanager
+def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[BenchEnvironment]:
+    """Set up Django on a fresh database (and a redis-server when asked), migrated; tear
+    everything down afterwards."""
+    from tests.servers import PostgresServer, RedisServer
+
+    data_dir = tempfile.mkdtemp(prefix="cipdash-bench-")
+    stack = contextlib.ExitStack()
+    try:
+        os.environ["CIPDASH_DATA_DIR"] = data_dir
+        os.environ["SECRET_KEY"] = _BENCH_SECRET_KEY
+        os.environ["TOKEN_ENCRYPTION_KEYS"] = _BENCH_TOKEN_KEY
+        os.environ.setdefault("LOG_LEVEL", "WARNING")
+        os.environ["DJANGO_SETTINGS_MODULE"] = "cipdash.settings"
+        os.environ.pop("DATABASE_URL", None)
+        redis_url = ""
+        if postgres:
+            server = PostgresServer().start()
+            stack.callback(server.stop)
+            os.environ["DATABASE_URL"] = server.url
+        if redis:
+            redis_server = RedisServer().start()
+            stack.callback(redis_server.stop)
+            redis_url = redis_server.url
+            os.environ["REDIS_URL"] = redis_url
+        else:
+            os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield BenchEnvironment(
+            data_dir=data_dir,
+            database="PostgreSQL" if postgres else "SQLite",
+            database_url=os.environ.get("DATABASE_URL", ""),
+            redis_url=redis_url,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        stack.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = function()
+    return time.perf_counter() - started, value
+
+
+def median_seconds(
+    function: Callable[[], Any], *, runs: int, before: Callable[[], Any] | None = None
+) -> float:
+    """Median wall time of `function`; `before` runs untimed ahead of each run."""
+    samples = []
+    for _ in range(max(1, runs)):
+        if before is not None:
+            before()
+        samples.append(timed(function)[0])
+    return statistics.median(samples)
+
+
+def interleaved_medians(
+    functions: dict[str, Callable[[], Any]],
+    *,
+    runs: int,
+    before: dict[str, Callable[[], Any]] | None = None,
+) -> dict[str, float]:
+    """Median wall time of each function, running them in turn within every round so that
+    a slow patch of a shared machine hits all of them alike. Each sample starts from a
+    collected heap; `before[name]` runs untimed ahead of that function's sample."""
+    samples: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(max(1, runs)):
+        for name, function in functions.items():
+            if before and name in before:
+                before[name]()
+            gc.collect()
+            samples[name].append(timed(function)[0])
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def verdict(ok: bool, *, tiny: bool) -> str:
+    """Whether a goal holds; a tiny run is a smoke run and judges nothing."""
+    if tiny:
+        return "(tiny run)"
+    return "yes" if ok else "NO"
+
+
+def table_print(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(cell) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    print(f"\n{title}")
+    for position, row in enumerate(cells):
+        print(
+            "| "
+            + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            + " |"
+        )
+        if position == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    sys.stdout.flush()

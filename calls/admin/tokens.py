@@ -1,0 +1,159 @@
+"""API tokens in admin. The secret is write-only: a password input that is never pre-filled;
+once saved, only its last four characters and its dates are ever shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db import transaction
+from django.forms import BaseInlineFormSet
+from django.http import HttpRequest
+
+from calls.admin.audit import AuditedAdminMixin
+from calls.models import ApiToken, AuditEvent, Organization
+from calls.services.audit import audit_record
+from calls.services.organizations import api_token_add, api_token_changed
+
+ENTRY_HELP = (
+    "Paste the token from Invoca. It is encrypted at rest and never shown again: afterwards "
+    "only its last four characters appear. Adding a token deactivates the older ones."
+)
+
+
+class ApiTokenForm(forms.ModelForm):
+    secret = forms.CharField(
+        label="Secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=ENTRY_HELP,
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ("label", "active")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A stored secret is never replaced in place: rotation is a new token.
+            self.fields["secret"].disabled = True
+            self.fields["secret"].help_text = "To change it, add a new token."
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.instance.pk and not cleaned.get("secret") and self.has_changed():
+            self.add_error("secret", "Enter the token's secret.")
+        return cleaned
+
+
+def _token_add(request: HttpRequest, organization: Organization, form: forms.ModelForm) -> ApiToken:
+    token = api_token_add(
+        organization=organization,
+        secret=form.cleaned_data["secret"],
+        label=form.cleaned_data.get("label", ""),
+    )
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.TOKEN_ADDED,
+        organization=organization,
+        subject=token,
+        summary=f"API token {token} added",
+    )
+    return token
+
+
+def _token_changed(request: HttpRequest, token: ApiToken, fields: list[str]) -> None:
+    if "active" in fields and token.active:
+        api_token_changed(organization=token.organization)
+    audit_record(
+        actor=request.user,
+        action=AuditEvent.Action.CHANGED
+        if token.active or "active" not in fields
+        else AuditEvent.Action.TOKEN_DEACTIVATED,
+        organization=token.organization,
+        subject=token,
+        summary=f"API token {token}",
+        details={"fields": fields},
+    )
+
+
+class ApiTokenInlineFormSet(BaseInlineFormSet):
+    def save_tokens(self, request: HttpRequest) -> None:
+        """Save through the token services: a new token deactivates the older ones and lets
+        an organization stopped for auth_failed poll again."""
+        organization = self.instance
+        self.save(commit=False)  # fills new_objects, changed_objects, deleted_objects
+        added: list[ApiToken] = []
+        for form in self.extra_forms:
+            if form.has_changed() and form not in self.deleted_forms:
+                added.append(_token_add(request, organization, form))
+        for token, fields in self.changed_objects:
+            token.save(update_fields=[name for name in fields if name in ("label", "active")])
+            _token_changed(request, token, list(fields))
+        for token in self.deleted_objects:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.DELETED,
+                organization=organization,
+                subject=token,
+                summary=f"API token {token} deleted",
+            )
+            token.delete()
+        self.new_objects = added
+
+
+class ApiTokenInline(admin.TabularInline):
+    model = ApiToken
+    form = ApiTokenForm
+    formset = ApiTokenInlineFormSet
+    extra = 1
+    fields = ("label", "secret", "secret_display", "active", "created_at", "last_used_at")
+    readonly_fields = ("secret_display", "created_at", "last_used_at")
+    verbose_name = "API token"
+
+    @admin.display(description="stored secret")
+    def secret_display(self, obj: ApiToken) -> str:
+        return f"…{obj.last4}" if obj.pk else "—"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "organization", "label", "active", "created_at", "last_used_at")
+    list_filter = ("active", "organization")
+    list_select_related = ("organization",)
+    search_fields = ("label", "organization__name", "organization__invoca_id")
+    form = ApiTokenForm
+    readonly_fields = ("secret_display", "created_at", "last_used_at")
+
+    @admin.display(description="stored secret")
+    def secret_display(self, obj: ApiToken) -> str:
+        return f"…{obj.last4}" if obj.pk else "—"
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("organization", "label", "secret")
+        return ("organization", "label", "secret_display", "active", "created_at", "last_used_at")
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ApiToken | None = None
+    ) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("organization", *self.readonly_fields)
+
+    @transaction.atomic
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        if change:
+            fields = [name for name in form.changed_data if name in ("label", "active")]
+            obj.save(update_fields=fields or None)
+            _token_changed(request, obj, fields)
+            return
+        if not form.cleaned_data.get("secret"):
+            raise ValueError("a new token needs its secret")  # the form requires it
+        token = _token_add(request, obj.organization, form)
+        # The admin redirects to and logs the object it was given: make it the saved one.
+        obj.pk = token.pk
+        obj.refresh_from_db()

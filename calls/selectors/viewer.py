@@ -1,0 +1,156 @@
+"""What one signed-in user is looking at: their organizations, role in each, feed health.
+
+All of it comes from one query, which is also what the live pages hash into their
+"nothing changed" version, so answering an unchanged poll costs a single indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from calls.models import Membership, Organization, OrganizationStatus, Role, UserPreference
+
+STAFF = "staff"
+# A feed is called stale after this many missed poll intervals without a clean poll.
+STALE_AFTER_INTERVALS = 3
+_ORG_COLUMNS = (
+    "id",
+    "name",
+    "feed_version",
+    "status",
+    "enabled",
+    "last_success_at",
+    "last_error",
+    "last_error_at",
+    "poll_interval_seconds",
+    "time_zone",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationView:
+    id: int
+    name: str
+    role: str
+    feed_version: int
+    status: str
+    enabled: bool
+    last_success_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+    poll_interval_seconds: float
+    time_zone: str
+
+    @property
+    def sees_history(self) -> bool:
+        return self.role in (Role.SUPERVISOR, STAFF)
+
+    @property
+    def restricted(self) -> bool:
+        return self.role == Role.RESTRICTED
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    organization: OrganizationView
+    reason: str
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    organizations: tuple[OrganizationView, ...]
+
+    def role(self, organization_id: int) -> str | None:
+        for org in self.organizations:
+            if org.id == organization_id:
+                return org.role
+        return None
+
+    def organization(self, organization_id: int) -> OrganizationView | None:
+        for org in self.organizations:
+            if org.id == organization_id:
+                return org
+        return None
+
+    @property
+    def ids(self) -> list[int]:
+        return [org.id for org in self.organizations]
+
+    @property
+    def sees_any_history(self) -> bool:
+        return any(org.sees_history for org in self.organizations)
+
+
+def viewer_get(*, user: AbstractBaseUser | AnonymousUser) -> Viewer:
+    if not user.is_authenticated:
+        return Viewer(organizations=())
+    if user.is_staff:
+        rows = [
+            (STAFF, *values)
+            for values in Organization.objects.order_by("name", "id").values_list(*_ORG_COLUMNS)
+        ]
+    else:
+        rows = list(
+            Membership.objects.filter(user=user)
+            .order_by("organization__name", "organization_id")
+            .values_list("role", *(f"organization__{name}" for name in _ORG_COLUMNS))
+        )
+    return Viewer(
+        organizations=tuple(
+            OrganizationView(role=row[0], **dict(zip(_ORG_COLUMNS, row[1:], strict=True)))
+            for row in rows
+        )
+    )
+
+
+def feed_problem(*, organization: OrganizationView, now: datetime) -> FeedProblem | None:
+    """Why an organization's calls may not be current, or None when its feed is healthy."""
+    since = organization.last_success_at
+    if not organization.enabled or organization.status == OrganizationStatus.DISABLED:
+        return FeedProblem(organization, "Polling is switched off for this organization.", since)
+    if organization.status == OrganizationStatus.AUTH_FAILED:
+        detail = organization.last_error or "the API token was refused"
+        return FeedProblem(organization, f"Invoca refused the API token: {detail}", since)
+    if since is None:
+        return FeedProblem(
+            organization, organization.last_error or "No successful poll yet.", since
+        )
+    limit = timedelta(seconds=organization.poll_interval_seconds * STALE_AFTER_INTERVALS)
+    if now - since > limit:
+        return FeedProblem(
+            organization, organization.last_error or "Invoca has not answered recently.", since
+        )
+    return None
+
+
+def feed_problems(*, viewer: Viewer, now: datetime) -> list[FeedProblem]:
+    problems = (feed_problem(organization=org, now=now) for org in viewer.organizations)
+    return [problem for problem in problems if problem is not None]
+
+
+def feed_version_token(*, viewer: Viewer, now: datetime, extra: str) -> str:
+    """A short hash that changes whenever anything the live pages show may have changed:
+    feed versions, roles, feed health (time-based), and the caller's own state (`extra`)."""
+    parts = [extra]
+    for org in viewer.organizations:
+        stale = feed_problem(organization=org, now=now) is not None
+        parts.append(f"{org.id}:{org.feed_version}:{org.role}:{org.status}:{int(stale)}")
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
+    """The user's own setting, else their first organization's, else UTC."""
+    if user.is_authenticated:
+        preference = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True)
+        chosen = preference.first()
+        if chosen:
+            return chosen
+    for org in viewer.organizations:
+        if org.time_zone:
+            return org.time_zone
+    return "UTC"

@@ -1,0 +1,78 @@
+"""The live list (`/`) and the wallboard: one view renders the page or its rows fragment."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from calls.presentation import call_row
+from calls.selectors.live import (
+    STATUS_ENDED,
+    call_list,
+    highlight_rules_by_org,
+    list_filters_parse,
+    repeat_counts,
+)
+from calls.selectors.viewer import feed_problems, feed_version_token, viewer_get, viewer_time_zone
+from calls.views.common import live_headers, no_change_response, unchanged
+
+REFRESH_CHOICES = (1, 2, 5, 10)
+
+
+def _live(request: HttpRequest, *, wall: bool) -> HttpResponse:
+    now = timezone.now()
+    viewer = viewer_get(user=request.user)
+    filters = list_filters_parse(params=request.GET, viewer=viewer)
+    extra = f"{'wall' if wall else 'list'}:{filters.state}"
+    if filters.status == STATUS_ENDED:
+        # Recently ended calls age out of the window by the clock alone.
+        extra += f":{int(now.timestamp() // 60)}"
+    version = feed_version_token(viewer=viewer, now=now, extra=extra)
+    if unchanged(request, version):
+        return no_change_response()
+
+    calls = call_list(user=request.user, viewer=viewer, filters=filters, now=now)
+    rules = highlight_rules_by_org(organization_ids={call.organization_id for call in calls})
+    counts = repeat_counts(user=request.user, calls=calls)
+    rows = [
+        call_row(
+            call=call,
+            role=viewer.role(call.organization_id),
+            rules=rules.get(call.organization_id, ()),
+            repeat_count=max(0, counts.get(call.calling_phone_number, 1) - 1),
+        )
+        for call in calls
+    ]
+    context = {
+        "rows": rows,
+        "filters": filters,
+        "filter_query": filters.query(),
+        "viewer": viewer,
+        "problems": feed_problems(viewer=viewer, now=now),
+        "version": version,
+        "now": now,
+        "wall": wall,
+        "user_time_zone": viewer_time_zone(user=request.user, viewer=viewer),
+        "highlighted_count": sum(1 for row in rows if row.badges),
+        "repeat_count": sum(1 for row in rows if row.repeat_count),
+        "refresh_choices": REFRESH_CHOICES,
+        "ended": filters.status == STATUS_ENDED,
+        "nav": "live",
+    }
+    if request.htmx:
+        template = "calls/_wall_region.html" if wall else "calls/_live_region.html"
+    else:
+        template = "calls/wall.html" if wall else "calls/live.html"
+    return live_headers(render(request, template, context))
+
+
+@login_required
+def live_list(request: HttpRequest) -> HttpResponse:
+    return _live(request, wall=request.GET.get("wall") == "1")
+
+
+@login_required
+def wallboard(request: HttpRequest) -> HttpResponse:
+    return _live(request, wall=True)

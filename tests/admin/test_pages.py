@@ -1,0 +1,171 @@
+"""Every admin page loads for staff, refuses everyone else, and never shows a token secret."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from calls.models import ApiToken, AuditEvent, Call, CallSnapshot, PollRun
+from tests.export.data import T0, calls_ingest
+from tests.factories import (
+    ApiTokenFactory,
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+    call_payload,
+)
+
+pytestmark = pytest.mark.django_db
+SECRET = "sEcReT-0123456789-abcdefghij-WXYZ"
+OLD_SECRET = "0ld-sEcReT-9876543210-zyxw-QRST"
+
+
+@pytest.fixture
+def world():
+    org = OrganizationFactory(name="Acme")
+    old = ApiTokenFactory(organization=org, secret=OLD_SECRET, label="old", active=False)
+    token = ApiTokenFactory(organization=org, secret=SECRET, label="main")
+    MembershipFactory(organization=org)
+    calls_ingest(org, [call_payload("TX1"), call_payload("TX2")], T0)
+    calls_ingest(org, [call_payload("TX1")], T0 + timedelta(seconds=5))
+    return {"org": org, "token": token, "old": old}
+
+
+def admin_urls(world) -> list[str]:
+    org, token = world["org"], world["token"]
+    call = Call.objects.first()
+    snapshot = CallSnapshot.objects.first()
+    run = PollRun.objects.first()
+    audit = AuditEvent.objects.create(action=AuditEvent.Action.CHANGED, organization=org)
+    urls = [reverse("admin:index"), reverse("admin:app_list", args=["calls"])]
+    for model, obj in (
+        ("organization", org),
+        ("apitoken", token),
+        ("call", call),
+        ("callsnapshot", snapshot),
+        ("pollrun", run),
+        ("auditevent", audit),
+    ):
+        urls += [
+            reverse(f"admin:calls_{model}_changelist"),
+            reverse(f"admin:calls_{model}_change", args=[obj.pk]),
+            reverse(f"admin:calls_{model}_history", args=[obj.pk]),
+        ]
+    urls += [
+        reverse("admin:calls_organization_add"),
+        reverse("admin:calls_apitoken_add"),
+        reverse("admin:calls_organization_delete", args=[org.pk]),
+        reverse("admin:calls_apitoken_delete", args=[token.pk]),
+        reverse("admin:calls_apitoken_changelist") + "?q=main",
+        reverse("admin:calls_call_changelist") + "?q=%28310%29+555-0147&status=live",
+        reverse("admin:calls_callsnapshot_changelist") + "?q=TX1&status=ended",
+        reverse("admin:calls_pollrun_changelist") + "?outcome=clean",
+        reverse("admin:calls_organization_changelist") + "?q=Acme&status=ok",
+    ]
+    return urls
+
+
+def secrets_of(world) -> list[str]:
+    found = []
+    for token in (world["token"], world["old"]):
+        token.refresh_from_db()
+        found.append(token.secret_encrypted)
+    return [SECRET, OLD_SECRET, SECRET[:-4], *found]
+
+
+def test_every_admin_page_loads_for_staff_and_never_shows_a_secret(client, world):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    secrets = secrets_of(world)
+    for url in admin_urls(world):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        for secret in secrets:
+            assert secret not in html, url
+    token_page = client.get(reverse("admin:calls_apitoken_change", args=[world["token"].pk]))
+    assert "…WXYZ" in token_page.content.decode()
+
+
+def test_staff_pages_refuse_non_staff_and_anonymous(client, world):
+    urls = admin_urls(world)
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    client.force_login(UserFactory(is_staff=False))
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+
+
+def test_token_inline_is_a_password_input_never_prefilled(client, world):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    html = client.get(
+        reverse("admin:calls_organization_change", args=[world["org"].pk])
+    ).content.decode()
+    # Existing tokens: disabled and empty; the new-token row: an empty password input.
+    assert 'type="password" name="tokens-0-secret"' in html
+    assert 'type="password" name="tokens-2-secret"' in html
+    assert "…WXYZ" in html and "…QRST" in html
+    assert 'name="tokens-2-secret" autocomplete="new-password"' in html
+    assert 'value="' + SECRET not in html
+
+
+def org_form(org, *, tokens=(), new_token=None, **fields):
+    data = {
+        "name": org.name,
+        "organization_type": org.organization_type,
+        "invoca_id": org.invoca_id,
+        "enabled": "on",
+        "api_base_url": org.api_base_url,
+        "poll_interval_seconds": "5",
+        "clean_misses_to_end": "2",
+        "time_zone": "UTC",
+        "retention_days": "30",
+        "pinned_fields": "[]",
+        "initial-pinned_fields": "[]",  # as the browser sends it (callable default)
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "highlight_rules-TOTAL_FORMS": "0",
+        "highlight_rules-INITIAL_FORMS": "0",
+        "tokens-TOTAL_FORMS": str(len(tokens) + (1 if new_token else 0)),
+        "tokens-INITIAL_FORMS": str(len(tokens)),
+    }
+    for index, token in enumerate(tokens):
+        data[f"tokens-{index}-id"] = str(token.pk)
+        data[f"tokens-{index}-organization"] = str(org.pk)
+        data[f"tokens-{index}-label"] = token.label
+        if token.active:
+            data[f"tokens-{index}-active"] = "on"
+    if new_token:
+        index = len(tokens)
+        data[f"tokens-{index}-organization"] = str(org.pk)
+        data[f"tokens-{index}-label"] = "rotated"
+        data[f"tokens-{index}-secret"] = new_token
+        data[f"tokens-{index}-active"] = "on"
+    data.update(fields)
+    return data
+
+
+def test_history_and_audit_never_hold_the_secret(client, world):
+    org = world["org"]
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    new_secret = "nEw-SeCrEt-555-5555-abcd-LMNO"
+    response = client.post(
+        reverse("admin:calls_organization_change", args=[org.pk]),
+        org_form(org, tokens=[world["token"], world["old"]], new_token=new_secret),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cipher = ApiToken.objects.get(last4="LMNO").secret_encrypted
+    for text in [
+        *LogEntry.objects.values_list("change_message", flat=True),
+        *LogEntry.objects.values_list("object_repr", flat=True),
+        *(str(details) for details in AuditEvent.objects.values_list("details", flat=True)),
+        *AuditEvent.objects.values_list("summary", flat=True),
+        client.get(reverse("admin:calls_organization_history", args=[org.pk])).content.decode(),
+        client.get(reverse("admin:calls_auditevent_changelist")).content.decode(),
+        client.get(reverse("admin:calls_organization_change", args=[org.pk])).content.decode(),
+    ]:
+        assert new_secret not in text and new_secret[:-4] not in text and cipher not in text

@@ -1,0 +1,36 @@
+"""Screenshots of every page at desk and phone widths, for a person to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from calls.models import Call
+from tests.browser.conftest import DESK, PHONE, Session, db_lock
+from tests.browser.scenario import floor_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_screenshots(open_session: Callable[..., Session], viewport: dict[str, int]) -> None:
+    floor = floor_create()
+    with db_lock:
+        hot = Call.objects.get(transaction_id="TXHOT1")
+    anonymous = open_session(None, viewport)
+    anonymous.goto("/login/")
+    anonymous.page.get_by_label("Username").wait_for()
+    anonymous.screenshot("login")
+
+    session = open_session(floor.agent, viewport)
+    session.goto("/")
+    session.page.locator(".call-row").first.wait_for()
+    session.screenshot("list")
+    session.goto(f"/calls/{hot.pk}/")
+    session.page.get_by_role("heading", name="Timeline").wait_for()
+    session.screenshot("detail")
+    session.goto("/wall/")
+    session.page.locator(".wall-item").first.wait_for()
+    session.screenshot("wallboard")
+    assert session.csp_errors == [] and anonymous.csp_errors == []

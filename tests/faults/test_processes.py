@@ -1,0 +1,169 @@
+"""Fault matrix rows that need real processes: a worker killed mid-ingest, Redis stopping
+under a running worker and beat, the database failing during a poll."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import OperationalError, connection
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from calls import services, tasks
+from calls.models import Call, CallSnapshot, PollOutcome, PollRun
+from calls.sandbox import bulk_payload
+from tests.factories import UserFactory
+from tests.faults.processes import (
+    ROOT,
+    CeleryWorker,
+    shared_database_environment,
+    wait_until,
+)
+from tests.faults.support import poll, redis_cache_settings
+from tests.servers import RedisServer, free_port
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+
+
+def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
+    org = make_org(target_live=0)
+    feed.serve_static(org.invoca_id, bulk_payload(300, seed=3))
+    state_before = org.fresh()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.stalled_ingest", str(org.organization.pk)],
+        cwd=ROOT,
+        env=shared_database_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()  # blocks until the ingest has written its rows
+        assert line.strip() == b"inside-ingest", child.stderr.read() if child.stderr else ""
+        # Mid-transaction: nothing is visible from outside.
+        assert Call.objects.count() == 0
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL
+
+    assert (Call.objects.count(), CallSnapshot.objects.count(), PollRun.objects.count()) == (
+        0,
+        0,
+        0,
+    )
+    state = org.fresh()
+    assert state.feed_version == state_before.feed_version
+    assert state.last_attempt_at is None and state.last_success_at is None
+
+    # The database is whole and writable: the next poll ingests everything once.
+    attempt = poll(org)
+    assert attempt.clean and attempt.counts.new == 300
+    assert Call.objects.count() == 300 and CallSnapshot.objects.count() == 300
+
+
+class DatabaseOutage:
+    """Fails every statement from the first snapshot INSERT on (a server that went away
+    mid-ingest), or only that INSERT (a blip)."""
+
+    def __init__(self, *, lasting: bool) -> None:
+        self.lasting = lasting
+        self.down = False
+
+    def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if "calls_callsnapshot" in sql and sql.lstrip().upper().startswith("INSERT"):
+            self.down = True
+            raise OperationalError("server closed the connection unexpectedly")
+        if self.down and self.lasting:
+            raise OperationalError("connection refused")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.usefixtures("redis_cache")
+@pytest.mark.parametrize("lasting", [False, True], ids=["blip", "outage"])
+def test_database_failing_mid_poll_leaves_no_partial_state_and_is_retried(feed, make_org, lasting):
+    org = make_org()
+    assert poll(org).clean
+    changed = feed.live_calls(org.invoca_id)[0]["transaction_id"]
+    feed.update_call(org.invoca_id, changed, call_status="transferred")
+    calls_before = (Call.objects.count(), CallSnapshot.objects.count())
+    version = org.fresh().feed_version
+
+    with connection.execute_wrapper(DatabaseOutage(lasting=lasting)):
+        if lasting:  # not even the failure can be recorded: the task fails
+            with pytest.raises(OperationalError):
+                tasks.organization_poll(org.organization.pk)
+        else:  # the failure is recorded like any other
+            assert tasks.organization_poll(org.organization.pk) == PollOutcome.ERROR
+    assert (Call.objects.count(), CallSnapshot.objects.count()) == calls_before
+    assert Call.objects.get(transaction_id=changed).call_status == "bridged"
+    state = org.fresh()
+    if lasting:
+        assert PollRun.objects.count() == 1 and state.feed_version == version
+    else:
+        run = PollRun.objects.first()
+        assert run is not None and run.error == "internal error (OperationalError)"
+        assert state.consecutive_failures == 1
+
+    # The lock went with the failed poll, and a later slot polls again.
+    later = timezone.now() + timedelta(seconds=settings.POLL_BACKOFF_MAX_SECONDS)
+    slots = services.polls_claim_due(now=later)
+    assert [slot.organization_id for slot in slots] == [org.organization.pk]
+    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert CallSnapshot.objects.count() == calls_before[1] + 1
+    assert Call.objects.get(transaction_id=changed).call_status == "transferred"
+
+
+def _polls_since(moment) -> int:  # type: ignore[no-untyped-def]
+    return PollRun.objects.filter(started_at__gt=moment, outcome=PollOutcome.CLEAN).count()
+
+
+def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
+    make_org(poll_interval_seconds=1.0)
+    redis = RedisServer(port=free_port()).start()
+    redis_settings = {"CACHES": redis_cache_settings(redis.url), "CELERY_BROKER_URL": redis.url}
+    env = shared_database_environment(
+        REDIS_URL=redis.url,
+        CELERY_BROKER_URL=redis.url,
+        POLL_TICK_SECONDS="0.25",
+        POLL_CONNECT_TIMEOUT="0.5",
+        POLL_READ_TIMEOUT="0.5",
+        POLL_TOTAL_TIMEOUT="1",
+    )
+    client = Client()
+    client.force_login(UserFactory(is_staff=True))
+    worker = CeleryWorker(env)
+    try:
+        with worker, override_settings(**redis_settings):
+            started = timezone.now()
+            wait_until(lambda: _polls_since(started) >= 2, timeout=40, explain=worker.log)
+            assert client.get(reverse("healthz")).json()["status"] == "ok"
+
+            redis.stop()
+            stopped = timezone.now()
+            time.sleep(1.5)
+            health = client.get(reverse("healthz"))
+            assert health.status_code == 200
+            assert health.json()["status"] == "degraded"
+            assert health.json()["checks"]["cache"]["ok"] is False
+            # Pages still come from the database.
+            page = client.get(reverse("calls:live"))
+            assert page.status_code == 200
+            quiet = _polls_since(stopped + timedelta(seconds=1))
+            assert quiet <= 1  # at most one poll that was already under way
+
+            redis.start()
+            restarted = timezone.now()
+            wait_until(lambda: _polls_since(restarted) >= 2, timeout=40, explain=worker.log)
+            wait_until(lambda: client.get(reverse("healthz")).json()["status"] == "ok", timeout=10)
+    finally:
+        redis.stop()
+    assert Call.objects.filter(ended_at__isnull=False).count() == 0

@@ -1,0 +1,112 @@
+"""organization_poll outside Celery: errors of every kind end in a PollRun and a next time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import responses
+from django.utils import timezone
+
+from calls.invoca import Unavailable
+from calls.models import OrganizationStatus, PollKind, PollRun
+from calls.services import organization_poll, poll_failure_record
+from calls.services.polling import backoff_seconds
+from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
+
+pytestmark = pytest.mark.django_db
+BASE = "https://acme.invoca.net/api/2022-08-01"
+URL = f"{BASE}/calls_in_progress/current_calls.json"
+
+
+@pytest.fixture
+def org():
+    organization = OrganizationFactory(api_base_url=BASE, poll_interval_seconds=5)
+    ApiTokenFactory(organization=organization, secret="tok-123456")
+    return organization
+
+
+@responses.activate
+def test_a_clean_poll_uses_the_active_token_and_marks_it_used(org):
+    responses.get(URL, json={"current_calls": [call_payload("A")]})
+    attempt = organization_poll(organization=org)
+    assert attempt.clean and attempt.counts.new == 1
+    assert responses.calls[0].request.headers["Authorization"] == "tok-123456"
+    assert org.tokens.get().last_used_at is not None
+
+
+def test_without_an_active_token_the_organization_is_auth_failed(org):
+    org.tokens.update(active=False)
+    attempt = organization_poll(organization=org)
+    assert attempt.run.outcome == "auth_failed"
+    org.refresh_from_db()
+    assert org.status == OrganizationStatus.AUTH_FAILED
+
+
+def test_an_unusable_base_url_is_not_mistaken_for_a_token_problem(org):
+    org.api_base_url = "ftp://invoca.net/api"
+    org.save()
+    attempt = organization_poll(organization=org)
+    assert attempt.run.outcome == "rejected"
+    org.refresh_from_db()
+    assert org.status == OrganizationStatus.DEGRADED
+    assert org.next_poll_at > timezone.now() + timedelta(minutes=4)
+
+
+@responses.activate
+def test_an_unexpected_error_is_recorded_and_backed_off(org, monkeypatch, caplog):
+    responses.get(URL, json={"current_calls": [call_payload("A")]})
+
+    caller = "+1310555" + "0147"
+
+    def broken(**_):
+        raise KeyError(caller)  # a bug whose message quotes personal data
+
+    monkeypatch.setattr("calls.services.polling.calls_apply", broken)
+    attempt = organization_poll(organization=org)
+    assert attempt.run.outcome == "error"
+    assert attempt.run.error == "internal error (KeyError)"
+    org.refresh_from_db()
+    assert org.consecutive_failures == 1 and org.next_poll_at > timezone.now()
+    assert "KeyError" in caplog.text and "+13105550147" not in caplog.text
+
+
+@responses.activate
+def test_a_manual_poll_that_works_ends_the_back_off(org):
+    now = timezone.now()
+    for _ in range(3):
+        poll_failure_record(
+            organization=org, error=Unavailable("down"), started_at=now, finished_at=now
+        )
+        org.refresh_from_db()
+    assert org.next_poll_at > now + timedelta(seconds=30)
+    responses.get(URL, json={"current_calls": []})
+    organization_poll(organization=org, kind=PollKind.MANUAL)
+    org.refresh_from_db()
+    assert org.next_poll_at <= timezone.now() + timedelta(seconds=5)
+    assert org.consecutive_failures == 0 and org.status == OrganizationStatus.OK
+
+
+@responses.activate
+def test_a_lookup_never_moves_the_schedule(org):
+    responses.get(URL, status=503)
+    org.refresh_from_db()
+    before = (org.next_poll_at, org.consecutive_failures, org.status)
+    from calls.invoca import CallFilters
+    from calls.services import call_lookup
+
+    attempt = call_lookup(organization=org, filters=CallFilters(transaction_id="A"))
+    assert attempt.run.kind == "lookup" and attempt.run.outcome == "unavailable"
+    org.refresh_from_db()
+    assert (org.next_poll_at, org.consecutive_failures, org.status) == before
+    assert PollRun.objects.count() == 1
+
+
+@pytest.mark.parametrize("failures", [1, 2, 5, 50])
+def test_backoff_is_exponential_jittered_and_capped(failures, settings):
+    settings.POLL_BACKOFF_MAX_SECONDS = 300
+    waits = [backoff_seconds(interval=5, failures=failures) for _ in range(200)]
+    expected = min(300, 5 * 2**failures)
+    assert all(0.8 * expected <= wait <= min(300, 1.2 * expected) for wait in waits)
+    if expected < 300:
+        assert len({round(wait, 3) for wait in waits}) > 50  # jitter, not lockstep

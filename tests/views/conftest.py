@@ -1,0 +1,92 @@
+"""Personas for the view tests: everyone who might open a page, and two organizations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AbstractUser
+from django.test import Client
+from django.utils import timezone
+
+from calls.invoca import current_calls_parse
+from calls.models import Call, Organization, Role
+from calls.services import poll_result_ingest
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, call_payload
+
+ECP = {
+    "display_name_data_append": "Dana Whitfield",
+    "address_city_data_append": "Torrance",
+    "address_state_data_append": "CA",
+    "household_income_data_append": "$100k-$150k",
+    "high_net_worth_data_append": True,
+}
+
+
+def ingest(org: Organization, payloads: list[dict[str, Any]], at: datetime | None = None) -> None:
+    at = at or timezone.now()
+    org.refresh_from_db()
+    poll_result_ingest(
+        organization=org,
+        result=current_calls_parse({"current_calls": payloads}),
+        started_at=at,
+        finished_at=at,
+    )
+
+
+@dataclass
+class World:
+    home: Organization
+    away: Organization
+    call: Call
+    foreign_call: Call
+    users: dict[str, AbstractUser | None]
+
+    def client_for(self, persona: str) -> Client:
+        client = Client()
+        user = self.users[persona]
+        if user is not None:
+            client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    home = OrganizationFactory(name="Home Org", pinned_fields=["lead_type"])
+    away = OrganizationFactory(name="Away Org")
+    now = timezone.now()
+    bridge = (now - timedelta(seconds=75)).astimezone(UTC).isoformat()
+    ingest(
+        home,
+        [
+            call_payload(
+                "HOME1",
+                bridge_start_time=bridge,
+                advertiser_campaign_name="Spring Promo",
+                custom_data={"lead_type": {"value": "hot", "source": "Api"}},
+                demographics_data=ECP,
+            )
+        ],
+        now,
+    )
+    ingest(away, [call_payload("AWAY1", calling_phone_number="+442071838750")], now)
+    users: dict[str, AbstractUser | None] = {"anonymous": None}
+    for role in (Role.AGENT, Role.SUPERVISOR, Role.RESTRICTED):
+        users[str(role)] = MembershipFactory(organization=home, role=role).user
+    users["outsider"] = MembershipFactory(organization=away).user
+    users["staff"] = UserFactory(is_staff=True)
+    return World(
+        home=home,
+        away=away,
+        call=Call.objects.get(transaction_id="HOME1"),
+        foreign_call=Call.objects.get(transaction_id="AWAY1"),
+        users=users,
+    )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # Personas are created per test; the production hasher is deliberately slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
