@@ -10,6 +10,7 @@ PY := $(VENV)/bin/python
 # Rewritten after each successful install; pyproject.toml newer than it means reinstall.
 PY_STAMP := $(VENV)/.cipdash-installed
 NPM_STAMP := $(if $(wildcard package.json),node_modules/.cipdash-installed)
+NPM_APT := nodejs,npm:npm
 # A benchmark is a bench/*.py with a main block; the others are its shared helpers.
 BENCH_SCRIPTS := $(shell grep -l '^if __name__ == "__main__":' bench/*.py 2>/dev/null)
 
@@ -36,7 +37,7 @@ $(PY_STAMP): pyproject.toml
 	@touch $@
 
 node_modules/.cipdash-installed: package.json $(wildcard package-lock.json)
-	@scripts/apt-ensure nodejs,npm:npm
+	@scripts/apt-ensure $(NPM_APT)
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; \
 		else npm install --no-audit --no-fund; fi
 	@touch $@
@@ -48,10 +49,11 @@ run: $(PY_STAMP)
 	@# Ctrl-C is how the demo stops: honcho then exits 130, which is not a failure.
 	$(VENV)/bin/honcho start --procfile Procfile || [ $$? = 130 ]
 
-# PostgreSQL is looked for where Debian puts it, since its binaries are not on PATH.
+# One apt-get run for everything the suite needs. PostgreSQL is looked for where Debian puts
+# it, since its binaries are not on PATH.
 test-system-deps:
 	@scripts/apt-ensure redis-server:redis-server chromium,fonts-liberation:/usr/bin/chromium \
-		"postgresql:/usr/lib/postgresql/*/bin/initdb"
+		"postgresql:/usr/lib/postgresql/*/bin/initdb" $(if $(NPM_STAMP),$(NPM_APT))
 
 test: $(PY_STAMP) test-system-deps $(NPM_STAMP)
 	$(PY) -m pytest

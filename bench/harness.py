@@ -119,7 +119,10 @@ def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[Bench
 
             connections.close_all()
         stack.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_DATA"):  # the processes' logs, for a look afterwards
+            print(f"bench data kept in {data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

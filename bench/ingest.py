@@ -185,8 +185,8 @@ def main() -> None:
             [
                 [
                     "nothing changed ÷ decode",
-                    f"{unchanged_ratio:.2f}×",
-                    f"≤ {UNCHANGED_GOAL:g}×",
+                    f"{unchanged_ratio:.2f}x",
+                    f"≤ {UNCHANGED_GOAL:g}x",
                     verdict(unchanged_ratio <= UNCHANGED_GOAL, tiny=tiny),
                     milliseconds(unchanged),
                     milliseconds(decode),
@@ -194,8 +194,8 @@ def main() -> None:
                 ],
                 [
                     "naive update_or_create ÷ nothing changed",
-                    f"{naive / against_naive['unchanged']:.1f}×",
-                    f"≥ {NAIVE_GOAL:g}×",
+                    f"{naive / against_naive['unchanged']:.1f}x",
+                    f"≥ {NAIVE_GOAL:g}x",
                     verdict(naive / against_naive["unchanged"] >= NAIVE_GOAL, tiny=tiny),
                     milliseconds(naive),
                     milliseconds(against_naive["unchanged"]),
@@ -203,8 +203,8 @@ def main() -> None:
                 ],
                 [
                     f"{mix.changed} changed, {mix.new} new, {mix.ended} ended ÷ decode",
-                    f"{changed_ratio:.2f}×",
-                    f"≤ {CHANGED_GOAL:g}×",
+                    f"{changed_ratio:.2f}x",
+                    f"≤ {CHANGED_GOAL:g}x",
                     verdict(changed_ratio <= CHANGED_GOAL, tiny=tiny),
                     milliseconds(changed),
                     milliseconds(decode_following),

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.live_list, name="live"),
     path("wall/", views.wallboard, name="wall"),
     path("calls/find/", views.call_find, name="find"),
+    path("settings/", views.preferences, name="preferences"),
     path("calls/<int:call_id>/", views.call_detail, name="detail"),
     path("calls/<int:call_id>/refresh/", views.call_refresh_now, name="refresh"),
     path("export.csv", export_views.calls_export, name="export"),

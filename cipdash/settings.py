@@ -196,9 +196,20 @@ STATIC_ROOT = DATA_DIR / "static"
 
 # Security: production defaults are strict; each can be relaxed explicitly behind a proxy.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION and not DEBUG)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# An hour by default in production: long enough for check --deploy, short enough to undo.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600 if PRODUCTION and not DEBUG else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Subdomains and the browsers' preload list are decisions about the operator's whole domain,
+# not this product's: off unless asked for, and not reported by check --deploy.
+SILENCED_SYSTEM_CHECKS = [
+    check
+    for check, enabled in (
+        ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+        ("security.W021", SECURE_HSTS_PRELOAD),
+    )
+    if not enabled
+]
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
 )

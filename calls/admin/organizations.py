@@ -3,7 +3,7 @@ Test connection / Poll now / enable / disable actions."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from calls.admin.audit import AuditedAdminMixin
-from calls.admin.tokens import ApiTokenInline, ApiTokenInlineFormSet
+from calls.admin.tokens import ApiTokenInline, ApiTokenInlineFormSet, SecretFormAdminMixin
 from calls.models import (
     DEFAULT_API_BASE_URL,
     AuditEvent,
@@ -27,6 +27,7 @@ from calls.models import (
     Membership,
     Organization,
     PollKind,
+    PollOutcome,
     PollRun,
 )
 from calls.services import organization_poll, organization_set_enabled
@@ -104,7 +105,7 @@ def _live_calls() -> Subquery:
 
 
 @admin.register(Organization)
-class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = OrganizationAdminForm
     list_display = (
         "name",
@@ -193,7 +194,7 @@ class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             "<td>{}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
             (
                 (
-                    run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    run.started_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
                     run.kind,
                     run.outcome,
                     run.http_status or "—",
@@ -259,7 +260,7 @@ class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             self.message_user(
                 request,
                 f"{organization.name}: {summary}",
-                messages.SUCCESS if run.outcome == "clean" else messages.WARNING,
+                messages.SUCCESS if run.outcome == PollOutcome.CLEAN else messages.WARNING,
             )
 
     def _set_enabled(

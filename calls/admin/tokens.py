@@ -7,9 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.forms import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from calls.admin.audit import AuditedAdminMixin
 from calls.models import ApiToken, AuditEvent, Organization
@@ -42,6 +43,7 @@ class ApiTokenForm(forms.ModelForm):
             self.fields["secret"].disabled = True
             self.fields["secret"].help_text = "To change it, add a new token."
 
+    @method_decorator(sensitive_variables("cleaned"))
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if not self.instance.pk and not cleaned.get("secret") and self.has_changed():
@@ -105,7 +107,13 @@ class ApiTokenInlineFormSet(BaseInlineFormSet):
         self.new_objects = added
 
 
-class ApiTokenInline(admin.TabularInline):
+class StoredSecretMixin:
+    @admin.display(description="stored secret")
+    def secret_display(self, obj: ApiToken) -> str:
+        return f"…{obj.last4}" if obj.pk else "—"
+
+
+class ApiTokenInline(StoredSecretMixin, admin.TabularInline):
     model = ApiToken
     form = ApiTokenForm
     formset = ApiTokenInlineFormSet
@@ -114,23 +122,23 @@ class ApiTokenInline(admin.TabularInline):
     readonly_fields = ("secret_display", "created_at", "last_used_at")
     verbose_name = "API token"
 
-    @admin.display(description="stored secret")
-    def secret_display(self, obj: ApiToken) -> str:
-        return f"…{obj.last4}" if obj.pk else "—"
+
+class SecretFormAdminMixin:
+    """Keeps every posted value (the token secret among them) out of error reports."""
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ApiTokenAdmin(StoredSecretMixin, SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "organization", "label", "active", "created_at", "last_used_at")
     list_filter = ("active", "organization")
     list_select_related = ("organization",)
     search_fields = ("label", "organization__name", "organization__invoca_id")
     form = ApiTokenForm
     readonly_fields = ("secret_display", "created_at", "last_used_at")
-
-    @admin.display(description="stored secret")
-    def secret_display(self, obj: ApiToken) -> str:
-        return f"…{obj.last4}" if obj.pk else "—"
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         if obj is None:
@@ -144,7 +152,6 @@ class ApiTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return ()
         return ("organization", *self.readonly_fields)
 
-    @transaction.atomic
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
             fields = [name for name in form.changed_data if name in ("label", "active")]

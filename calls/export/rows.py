@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from calls.models import Call, CallSnapshot
-from calls.selectors.export import ExportSource
+from calls.selectors.export import ExportRecord, ExportSource
 
 CALL_COLUMNS = (
     "organization_id",
@@ -74,12 +73,10 @@ GENERAL_COLUMNS = (
     "keypress_4",
     "keypresses",
 )
-_CALL_GENERAL = {
-    "phone_type": lambda call: call.phone_type,
-    "start_time": lambda call: _time(call.start_time),
-    "destination_phone_number_raw": lambda call: call.destination_phone_number_raw,
-    "called_phone_number_raw": lambda call: call.called_phone_number_raw,
-}
+# General columns that Call keeps in columns of its own rather than in `general`.
+_RECORD_GENERAL = frozenset(
+    {"phone_type", "start_time", "destination_phone_number_raw", "called_phone_number_raw"}
+)
 BOM = "\ufeff"
 # A spreadsheet evaluates a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -104,13 +101,18 @@ def _time(moment: datetime | None) -> str:
 
 
 def _text(value: Any) -> str:
+    """A JSON value as a cell, neutralised: text as it came, true/false, numbers as JSON."""
     if value is None:
         return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if type(value) is not str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # Most cells start harmlessly; only those that do not pay for the full check.
+    return cell_neutralise(value) if value[:1] in _FORMULA_FIRST else value
+
+
+_FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,70 +133,67 @@ class ExportColumns:
         return names
 
 
-def export_columns(
-    *, json_fields: Iterable[tuple[Mapping[str, Any], ...]], snapshots: bool
-) -> ExportColumns:
-    general: set[str] = set()
-    custom: set[str] = set()
-    demographics: set[str] = set()
-    for general_fields, custom_data, demographics_data in json_fields:
-        general.update(general_fields or ())
-        custom.update(custom_data or ())
-        demographics.update(demographics_data or ())
-    extra_general = sorted(general - set(GENERAL_COLUMNS))
+def export_columns(*, keys: Mapping[str, Iterable[str]], snapshots: bool) -> ExportColumns:
+    """The header's columns for the JSON keys present in the export (ExportSource.json_keys)."""
+    extra_general = sorted(set(keys.get("general", ())) - set(GENERAL_COLUMNS))
     return ExportColumns(
         snapshots=snapshots,
         general=GENERAL_COLUMNS + tuple(extra_general),
-        custom=tuple(sorted(custom)),
-        demographics=tuple(sorted(demographics)),
+        custom=tuple(sorted(keys.get("custom_data", ()))),
+        demographics=tuple(sorted(keys.get("demographics", ()))),
     )
 
 
-def _duration_seconds(call: Call, now: datetime) -> str:
-    start = call.bridge_start_time or call.first_seen_at
-    end = call.ended_at or now
+def _duration_seconds(record: ExportRecord, now: datetime) -> str:
+    start = record.bridge_start_time or record.first_seen_at
+    end = record.ended_at or now
     return str(max(0, int((end - start).total_seconds())))
 
 
-def export_row(
-    *, call: Call, snapshot: CallSnapshot | None, columns: ExportColumns, now: datetime
-) -> list[str]:
-    """One CSV row: the call's identity, and its state as of the snapshot (or the latest)."""
-    state: Call | CallSnapshot = snapshot if snapshot is not None else call
+def export_row(*, record: ExportRecord, columns: ExportColumns, now: datetime) -> list[str]:
+    """One CSV row: the call's identity, and its state as of the snapshot (or the latest).
+
+    Every cell goes through `_text`, which neutralises formulas."""
+    text = _text
     row = [
-        str(call.organization_id),
-        call.organization.name,
-        call.transaction_id,
-        call.call_record_id,
-        call.external_unique_id,
-        "live" if call.ended_at is None else "ended",
-        state.call_status,
-        call.calling_phone_number,
-        call.calling_phone_number_raw,
-        call.destination_phone_number,
-        call.called_phone_number,
-        _time(call.bridge_start_time),
-        _time(call.first_seen_at),
-        _time(call.last_seen_at),
-        _time(call.ended_at),
-        _duration_seconds(call, now),
+        str(record.organization_id),
+        text(record.organization_name),
+        text(record.transaction_id),
+        text(record.call_record_id),
+        text(record.external_unique_id),
+        "live" if record.ended_at is None else "ended",
+        text(record.call_status),
+        text(record.calling_phone_number),
+        text(record.calling_phone_number_raw),
+        text(record.destination_phone_number),
+        text(record.called_phone_number),
+        _time(record.bridge_start_time),
+        _time(record.first_seen_at),
+        _time(record.last_seen_at),
+        _time(record.ended_at),
+        _duration_seconds(record, now),
     ]
-    if snapshot is not None:
-        row.append(_time(snapshot.observed_at))
-    general = state.general or {}
+    if columns.snapshots:
+        row.append(_time(record.observed_at))
+    general = record.general or {}
     for name in columns.general:
-        own = _CALL_GENERAL.get(name)
-        row.append(own(call) if own else _text(general.get(name)))
-    custom = state.custom_data or {}
+        if name in _RECORD_GENERAL:
+            value = getattr(record, name)
+            row.append(_time(value) if name == "start_time" else text(value))
+        else:
+            row.append(text(general.get(name)))
+    custom = record.custom_data or {}
     for name in columns.custom:
         entry = custom.get(name)
-        if isinstance(entry, dict):
-            row.extend((_text(entry.get("value")), _text(entry.get("source"))))
+        if type(entry) is dict:
+            row.append(text(entry.get("value")))
+            row.append(text(entry.get("source")))
         else:
-            row.extend((_text(entry), ""))
-    demographics = state.demographics or {}
-    row.extend(_text(demographics.get(key)) for key in columns.demographics)
-    return [cell_neutralise(cell) for cell in row]
+            row.append(text(entry))
+            row.append("")
+    demographics = record.demographics or {}
+    row.extend([text(demographics.get(key)) for key in columns.demographics])
+    return row
 
 
 class _Echo:
@@ -218,15 +217,11 @@ def export_lines(
     rows = 0
     complete = False
     try:
-        columns = export_columns(
-            json_fields=source.json_fields(), snapshots=source.snapshots is not None
-        )
+        columns = export_columns(keys=source.json_keys(), snapshots=source.snapshots is not None)
         yield (BOM if bom else "") + writer.writerow(columns.header())
         pending: list[str] = []
-        for call, snapshot in source.records():
-            pending.append(
-                writer.writerow(export_row(call=call, snapshot=snapshot, columns=columns, now=now))
-            )
+        for record in source.records():
+            pending.append(writer.writerow(export_row(record=record, columns=columns, now=now)))
             rows += 1
             if len(pending) >= batch:
                 yield "".join(pending)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,10 +14,12 @@ from email.utils import parsedate_to_datetime
 import requests
 import urllib3
 
+from calls.invoca.deadline import deadline_running, watched_session
 from calls.invoca.errors import (
     AuthenticationFailed,
     BadResponse,
     InvalidRequest,
+    InvocaError,
     RateLimited,
     RequestRejected,
     Unavailable,
@@ -41,7 +44,7 @@ class CallFilters:
     destination_phone_number: str = ""
 
     def __post_init__(self) -> None:
-        if bool(self.calling_phone_number) != bool(self.destination_phone_number):
+        if bool(self.calling_phone_number.strip()) != bool(self.destination_phone_number.strip()):
             raise InvalidRequest(
                 "calling_phone_number and destination_phone_number must be given together"
             )
@@ -172,7 +175,7 @@ def _read_body(response: requests.Response, request: CurrentCallsRequest, starte
     return b"".join(chunks)
 
 
-def _raise_for_status(response: requests.Response, filtered: bool) -> None:
+def _raise_for_status(response: requests.Response) -> None:
     status = response.status_code
     if status in (200, 202):
         return
@@ -184,14 +187,40 @@ def _raise_for_status(response: requests.Response, filtered: bool) -> None:
             "rate limited (429)",
             retry_after=retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC)),
         )
-    if status >= 500:
-        raise Unavailable(f"Invoca answered {status}", http_status=status)
+    if status >= 500:  # a 503 for maintenance may say when to come back
+        raise Unavailable(
+            f"Invoca answered {status}",
+            http_status=status,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC)),
+        )
     raise RequestRejected(f"Invoca answered {status}", http_status=status)
+
+
+# PostgreSQL stores no NUL in text or jsonb, and no UTF-8 database stores a lone surrogate.
+# Both can only reach a decoded body through \u escapes, so only a body holding one is walked.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _storable(value: object) -> object:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
+
+
+def _finite_or_none(text: str) -> float | None:
+    # NaN, Infinity and overflowing numbers are no JSON a database column accepts.
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 def _decode(body: bytes, status: int) -> object:
     try:
-        return json.loads(body)
+        decoded = json.loads(body, parse_float=_finite_or_none, parse_constant=lambda _: None)
+        return _storable(decoded) if _UNSTORABLE_ESCAPE.search(body) else decoded
     except UnicodeDecodeError:
         raise BadResponse("response is not valid UTF-8", http_status=status) from None
     except json.JSONDecodeError as exc:
@@ -211,52 +240,80 @@ def _is_record_not_found(body: bytes) -> bool:
 def current_calls_fetch(
     request: CurrentCallsRequest, *, session: requests.Session | None = None
 ) -> CurrentCallsResult:
-    """One GET of current_calls.json. Returns the parsed answer or raises an InvocaError."""
+    """One GET of current_calls.json. Returns the parsed answer or raises an InvocaError.
+
+    Bounded in time: connect and read timeouts for each wait, and total_timeout for the
+    whole exchange however the server paces its bytes."""
     request.validate()
-    http = session or requests.Session()
+    http = session or watched_session()
     filtered = request.filters.any
-    # Each wait for bytes is bounded by the read timeout, the whole body by total_timeout
-    # (checked as bytes arrive), so no answer takes longer than total + read timeout.
     read_timeout = min(request.read_timeout, request.total_timeout)
-    started = time.monotonic()
-    try:
-        with http.get(
-            request.url,
-            params=request.params(),
-            headers={
-                "Authorization": request.token,
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=(request.connect_timeout, read_timeout),
-            stream=True,
-            allow_redirects=False,
-        ) as response:
-            # An early draft answered a lookup with no match this way.
-            if (
-                filtered
-                and response.status_code == 404
-                and _is_record_not_found(_read_body(response, request, started))
-            ):
-                return CurrentCallsResult(calls=(), http_status=404, filtered=True)
-            _raise_for_status(response, filtered)
-            body = _read_body(response, request, started)
-            status = response.status_code
-            content_type = response.headers.get("Content-Type", "")
-    except requests.ConnectTimeout:
-        raise Unavailable(f"no connection within {request.connect_timeout:g} s") from None
-    except requests.Timeout:
-        raise Unavailable(f"no answer within the timeout ({read_timeout:g} s)") from None
-    except requests.ConnectionError as exc:
-        raise Unavailable(_connection_reason(exc)) from None
-    except requests.RequestException as exc:
-        raise Unavailable(f"request failed ({type(exc).__name__})") from None
-    finally:
-        if session is None:
-            http.close()
+    with deadline_running(request.total_timeout) as deadline:
+        try:
+            answer = _exchange(http, request, read_timeout)
+        except (InvocaError, requests.RequestException) as exc:
+            if deadline.expired:  # the cut connection, not the server, raised this
+                raise _too_slow(request) from None
+            if isinstance(exc, InvocaError):
+                raise
+            raise _network_failure(exc, request, read_timeout) from None
+        finally:
+            if session is None:
+                http.close()
+        if deadline.expired:  # a cut body can look complete: never parse it
+            raise _too_slow(request)
+    if isinstance(answer, CurrentCallsResult):
+        return answer
+    status, content_type, body = answer
     if "html" in content_type.lower():
         raise BadResponse(f"expected JSON, got {content_type.split(';')[0]}", http_status=status)
     return current_calls_parse(_decode(body, status), http_status=status, filtered=filtered)
+
+
+def _exchange(
+    http: requests.Session, request: CurrentCallsRequest, read_timeout: float
+) -> CurrentCallsResult | tuple[int, str, bytes]:
+    """The request and the raw answer: (status, content type, body)."""
+    started = time.monotonic()
+    with http.get(
+        request.url,
+        params=request.params(),
+        headers={
+            "Authorization": request.token,
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        },
+        timeout=(request.connect_timeout, read_timeout),
+        stream=True,
+        allow_redirects=False,
+    ) as response:
+        filtered = request.filters.any
+        # An early draft answered a lookup with no match this way.
+        if (
+            filtered
+            and response.status_code == 404
+            and _is_record_not_found(_read_body(response, request, started))
+        ):
+            return CurrentCallsResult(calls=(), http_status=404, filtered=True)
+        _raise_for_status(response)
+        body = _read_body(response, request, started)
+        return response.status_code, response.headers.get("Content-Type", ""), body
+
+
+def _too_slow(request: CurrentCallsRequest) -> Unavailable:
+    return Unavailable(f"response not complete after {request.total_timeout:g} s")
+
+
+def _network_failure(
+    exc: requests.RequestException, request: CurrentCallsRequest, read_timeout: float
+) -> Unavailable:
+    if isinstance(exc, requests.ConnectTimeout):
+        return Unavailable(f"no connection within {request.connect_timeout:g} s")
+    if isinstance(exc, requests.Timeout):
+        return Unavailable(f"no answer within the timeout ({read_timeout:g} s)")
+    if isinstance(exc, requests.ConnectionError):
+        return Unavailable(_connection_reason(exc))
+    return Unavailable(f"request failed ({type(exc).__name__})")
 
 
 def _connection_reason(exc: requests.ConnectionError) -> str:

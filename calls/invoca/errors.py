@@ -11,10 +11,14 @@ class InvocaError(Exception):
     retryable: bool = True
     outcome: str = "error"
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+        # Seconds the server asked us to wait (Retry-After), when it said.
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.message
@@ -40,8 +44,7 @@ class RateLimited(InvocaError):
     def __init__(
         self, message: str, *, http_status: int | None = 429, retry_after: float | None = None
     ) -> None:
-        super().__init__(message, http_status=http_status)
-        self.retry_after = retry_after
+        super().__init__(message, http_status=http_status, retry_after=retry_after)
 
 
 class Unavailable(InvocaError):

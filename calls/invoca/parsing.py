@@ -4,9 +4,11 @@ demographics top-level or inside custom_data, old and new time names, unknown va
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -328,6 +330,21 @@ def current_call_parse(payload: Any) -> CurrentCall:
     )
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Parsing builds tens of thousands of acyclic objects while the decoded body (hundreds of
+    thousands more) is alive; every cycle collection those allocations trigger walks them all
+    and frees nothing (about a third of the parse time for 5,000 calls). Reference counting
+    still frees everything as usual; the collector resumes when the loop ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def current_calls_parse(
     body: Any, *, http_status: int = 200, filtered: bool = False
 ) -> CurrentCallsResult:
@@ -349,17 +366,18 @@ def current_calls_parse(
     rejected: list[str] = []
     notes: list[str] = []
     seen: set[str] = set()
-    for position, entry in enumerate(entries):
-        try:
-            call = current_call_parse(entry)
-        except CallRejected as exc:
-            rejected.append(f"entry {position}: {exc}")
-            continue
-        if call.transaction_id in seen:
-            notes.append(f"entry {position}: repeated transaction_id, first one kept")
-            continue
-        seen.add(call.transaction_id)
-        calls.append(call)
+    with _collector_paused():
+        for position, entry in enumerate(entries):
+            try:
+                call = current_call_parse(entry)
+            except CallRejected as exc:
+                rejected.append(f"entry {position}: {exc}")
+                continue
+            if call.transaction_id in seen:
+                notes.append(f"entry {position}: repeated transaction_id, first one kept")
+                continue
+            seen.add(call.transaction_id)
+            calls.append(call)
     return CurrentCallsResult(
         calls=tuple(calls),
         http_status=http_status,

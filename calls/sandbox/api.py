@@ -71,10 +71,6 @@ class CallFilter:
                 return False
         return True
 
-    @property
-    def is_empty(self) -> bool:
-        return self == CallFilter()
-
 
 def _as_text(value: Any) -> str | None:
     return None if value is None else str(value)

@@ -15,16 +15,6 @@ from typing import Any
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _HEX = "0123456789ABCDEF"
 
-SLIM_KEYS = (
-    "transaction_id",
-    "call_record_id",
-    "call_status",
-    "calling_phone_number",
-    "destination_phone_number",
-    "called_phone_number",
-    "bridge_start_time",
-    "phone_type",
-)
 # Keys never nulled or dropped: without them a generated call would be useless to the product.
 _PROTECTED_KEYS = frozenset(
     {

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("calls.sandbox")
 
-_STREAMING_MODES = frozenset({"slow", "hang", "drip", "close"})
+# Faults about the connection itself: applied before authentication, like a broken network.
+_CONNECTION_FAULTS = frozenset({"hang", "drip", "close"})
 
 
 class SandboxRequestHandler(BaseHTTPRequestHandler):
@@ -98,7 +99,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 self._send(json_response(404, {"error": "NotFound"}))
                 return
             self._calls_endpoint(match["version"], api.parse_query(url.query))
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+        except OSError:  # the client went away (the point of several fault modes)
             self.close_connection = True
 
     def _calls_endpoint(self, version: str, params: dict[str, str]) -> None:
@@ -114,8 +115,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send(invalid_input(400, f"unknown API version {version}", "InvalidVersion"))
             return
         fault = self.feed.take_fault(invoca_id)
-        if fault is not None and fault.mode in ("hang", "close", "drip"):
-            self._stream_fault(fault, [])
+        if fault is not None and fault.mode in _CONNECTION_FAULTS:
+            self._connection_fault(fault, invoca_id)
             return
         if fault is not None and fault.mode == "slow" and not self._wait(fault.options["delay"]):
             self.close_connection = True  # the server is stopping
@@ -141,7 +142,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """Sleep unless the server stops first; True when the full time passed."""
         return not self.feed.stopping.wait(seconds)
 
-    def _stream_fault(self, fault: FaultRule, calls: list[Any]) -> None:
+    def _connection_fault(self, fault: FaultRule, invoca_id: str | None) -> None:
         self.close_connection = True
         if fault.mode == "close":
             # Drop the connection without a single byte of answer.
@@ -150,6 +151,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             while not self.feed.stopping.wait(0.2) and not self._client_gone():
                 pass
         elif fault.mode == "drip":
+            calls = self.feed.current_calls(invoca_id) if invoca_id else []
             self._drip(fault.options["interval"], to_json({"current_calls": calls}))
 
     def _drip(self, interval: float, body: bytes) -> None:

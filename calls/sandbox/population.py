@@ -36,7 +36,8 @@ class _LiveCall:
     payload: dict[str, Any]
     bridged_at: datetime
     order: int
-    counts_towards_target: bool
+    counts_towards_target: bool  # generated calls do, hand-made ones (add_call) do not
+    is_transfer: bool = False  # a second transaction of a live call; never replaced
 
 
 @dataclass
@@ -49,6 +50,7 @@ class _Organization:
     calls: dict[str, _LiveCall] = field(default_factory=dict)
     # (when, sequence, kind, args); the sequence keeps ties in insertion order.
     events: list[tuple[datetime, int, str, tuple[Any, ...]]] = field(default_factory=list)
+    pending_arrivals: int = 0
 
 
 class Population:
@@ -157,7 +159,9 @@ class Population:
                 if "transfer_start_time_utc" not in call:
                     call["bridge_start_time"] = fd.format_local_time(now, org.tz)
             self._issued_ids.add(txid)
-            org.calls[txid] = _LiveCall(call, bridged_at, next(self._sequence), False)
+            org.calls[txid] = _LiveCall(
+                call, bridged_at, next(self._sequence), counts_towards_target=False
+            )
             if duration is not None:
                 self._schedule(org, now + timedelta(seconds=duration), "end", (txid, False))
             return txid
@@ -221,6 +225,7 @@ class Population:
         while org.events and org.events[0][0] <= now:
             when, _, kind, args = heapq.heappop(org.events)
             if kind == "arrive":
+                org.pending_arrivals -= 1
                 self._spawn(org, when)
             elif kind == "end":
                 self._on_end(org, when, *args)
@@ -266,7 +271,13 @@ class Population:
         if sibling_of is not None and "calling_phone_number" in sibling_of:
             generated.payload["calling_phone_number"] = sibling_of["calling_phone_number"]
         is_regular = sibling_of is None
-        org.calls[txid] = _LiveCall(generated.payload, bridged_at, next(self._sequence), is_regular)
+        org.calls[txid] = _LiveCall(
+            generated.payload,
+            bridged_at,
+            next(self._sequence),
+            counts_towards_target=True,
+            is_transfer=not is_regular,
+        )
         self._schedule(org, bridged_at + timedelta(seconds=duration), "end", (txid, is_regular))
         for change in generated.later_changes:
             if change.after_seconds < duration:
@@ -283,21 +294,28 @@ class Population:
         org.calls.pop(txid, None)
         if not replace:
             return
-        live = sum(1 for call in org.calls.values() if call.counts_towards_target)
-        deficit = org.target_live - live
+        counted = [call for call in org.calls.values() if call.counts_towards_target]
+        remaining = org.pending_arrivals + len(counted)
+        # Compare with the count before this end: at the target, one arrival on average.
+        deficit = org.target_live - (remaining + 1)
         roll = org.rng.random()
-        # Mostly one-for-one, with some wobble, pulled back when far from the target.
         if deficit > 2:
             arrivals = 2
         elif deficit < -2:
             arrivals = 0
-        elif deficit >= 1:
-            arrivals = 2 if roll < 0.15 else 1
-        else:
-            arrivals = 0 if roll < 0.15 else 1
+        elif deficit > 0:
+            arrivals = 2 if roll < 0.3 else 1
+        elif deficit < 0:
+            arrivals = 0 if roll < 0.3 else 1
+        else:  # some wobble around the target
+            arrivals = 0 if roll < 0.15 else 2 if roll > 0.85 else 1
+        regular = org.pending_arrivals + sum(1 for call in counted if not call.is_transfer)
+        if regular == 0 and org.target_live > 0:
+            arrivals = max(arrivals, 1)  # transfers are never replaced: keep the line alive
         mean_duration = (self.min_duration + self.max_duration) / 2
         max_gap = max(1.0, min(10.0, mean_duration / 10))
         for _ in range(arrivals):
+            org.pending_arrivals += 1
             self._schedule(org, when + timedelta(seconds=org.rng.uniform(0.2, max_gap)), "arrive")
 
     def _on_change(self, org: _Organization, txid: str, name: str, value: Any, source: str) -> None:

@@ -41,6 +41,8 @@ class OrganizationAccount:
 class SandboxHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a hanging handler must never keep the process alive
     block_on_close = False
+    # socketserver's default backlog of 5 drops bursts of connections (each retried after 1 s).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], feed: SandboxFeed) -> None:
         self.feed = feed

@@ -89,14 +89,14 @@ class Viewer:
 def viewer_get(*, user: AbstractBaseUser | AnonymousUser) -> Viewer:
     if not user.is_authenticated:
         return Viewer(organizations=())
-    if user.is_staff:
+    if getattr(user, "is_staff", False):
         rows = [
             (STAFF, *values)
             for values in Organization.objects.order_by("name", "id").values_list(*_ORG_COLUMNS)
         ]
     else:
         rows = list(
-            Membership.objects.filter(user=user)
+            Membership.objects.filter(user_id=user.pk)
             .order_by("organization__name", "organization_id")
             .values_list("role", *(f"organization__{name}" for name in _ORG_COLUMNS))
         )
@@ -146,7 +146,9 @@ def feed_version_token(*, viewer: Viewer, now: datetime, extra: str) -> str:
 def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
     """The user's own setting, else their first organization's, else UTC."""
     if user.is_authenticated:
-        preference = UserPreference.objects.filter(user=user).values_list("time_zone", flat=True)
+        preference = UserPreference.objects.filter(user_id=user.pk).values_list(
+            "time_zone", flat=True
+        )
         chosen = preference.first()
         if chosen:
             return chosen

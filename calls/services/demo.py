@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from axes.utils import reset as login_lockouts_reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 from django.db import transaction
@@ -162,9 +163,11 @@ def _demo_login_apply(
     user, _ = get_user_model().objects.get_or_create(username=login.username)
     user.is_staff = user.is_superuser = login.is_staff
     user.is_active = True
-    # The printed password always works, even after someone changed it in the admin.
+    # The printed password always works, even after someone changed it in the admin or got
+    # the login locked out by mistyping it.
     user.set_password(password)
     user.save()
+    login_lockouts_reset(username=login.username)
     for organization in organizations:
         Membership.objects.update_or_create(
             user=user, organization=organization, defaults={"role": Role.AGENT}

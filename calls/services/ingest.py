@@ -125,20 +125,24 @@ def calls_apply(
         else:
             unchanged.append(pk)
 
+    pks = {transaction_id: stored[0] for transaction_id, stored in known.items()}
     if to_write:
-        Call.objects.bulk_create(
+        written = Call.objects.bulk_create(
             [_call_row(organization, call, now) for call in to_write],
             update_conflicts=True,
             unique_fields=["organization", "transaction_id"],
             update_fields=_UPSERT_FIELDS,
         )
+        # PostgreSQL and SQLite hand the new rows' ids back from the upsert (RETURNING).
+        pks.update((row.transaction_id, row.pk) for row in written if row.pk is not None)
     if to_snapshot:
-        snapshot_ids = [call.transaction_id for call in to_snapshot]
-        pks = dict(
-            Call.objects.filter(
-                organization=organization, transaction_id__in=snapshot_ids
-            ).values_list("transaction_id", "pk")
-        )
+        missing = [call.transaction_id for call in to_snapshot if call.transaction_id not in pks]
+        if missing:  # a backend that cannot return ids from an upsert
+            pks.update(
+                Call.objects.filter(
+                    organization=organization, transaction_id__in=missing
+                ).values_list("transaction_id", "pk")
+            )
         CallSnapshot.objects.bulk_create(
             [_snapshot_row(pks[call.transaction_id], call, now) for call in to_snapshot]
         )

@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from calls.models import ApiToken, Organization, OrganizationStatus
 
 
-@transaction.atomic
+# The secret must not show in an error report's frames: `with atomic()` rather than the
+# decorator, whose wrapper frame would hold the arguments in plain sight.
+@sensitive_variables("token")
 def organization_create(
     *,
     name: str,
@@ -25,12 +28,13 @@ def organization_create(
     if poll_interval_seconds is not None:
         organization.poll_interval_seconds = poll_interval_seconds
     organization.full_clean()
-    organization.save()
-    api_token_add(organization=organization, secret=token)
+    with transaction.atomic():
+        organization.save()
+        api_token_add(organization=organization, secret=token)
     return organization
 
 
-@transaction.atomic
+@sensitive_variables("secret")
 def api_token_add(*, organization: Organization, secret: str, label: str = "") -> ApiToken:
     """Add the organization's new active token; older ones are deactivated (rotation).
 
@@ -39,11 +43,12 @@ def api_token_add(*, organization: Organization, secret: str, label: str = "") -
     secret = secret.strip()
     if not secret:
         raise ValueError("the token is empty")
-    organization.tokens.filter(active=True).update(active=False)
     token = ApiToken(organization=organization, label=label)
     token.set_secret(secret)
-    token.save()
-    api_token_changed(organization=organization)
+    with transaction.atomic():
+        organization.tokens.filter(active=True).update(active=False)
+        token.save()
+        api_token_changed(organization=organization)
     return token
 
 

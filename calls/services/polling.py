@@ -236,11 +236,16 @@ def poll_failure_record(
 
 def _retry_delay(organization: Organization, error: InvocaError, failures: int) -> float:
     interval = organization.poll_interval_seconds
-    if isinstance(error, RateLimited) and error.retry_after is not None:
-        return max(interval, min(error.retry_after, settings.POLL_BACKOFF_MAX_SECONDS * 12))
+    # Invoca's own word on when to come back, within reason (a typo there must not stop
+    # polling for days).
+    asked = None
+    if error.retry_after is not None:
+        asked = min(error.retry_after, settings.POLL_BACKOFF_MAX_SECONDS * 12)
+    if isinstance(error, RateLimited) and asked is not None:
+        return max(interval, asked)
     if not error.retryable:  # a 4xx that is not about the token: a person must fix something
         return settings.POLL_BACKOFF_MAX_SECONDS
-    return backoff_seconds(interval=interval, failures=failures)
+    return max(backoff_seconds(interval=interval, failures=failures), asked or 0.0)
 
 
 def organization_poll(

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django_htmx.middleware import HtmxDetails
 
 VERSION_HEADER = "X-Feed-Version"
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request after django-htmx's middleware (for type checking)."""
+
+    htmx: HtmxDetails
 
 
 def unchanged(request: HttpRequest, version: str) -> bool:

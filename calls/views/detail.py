@@ -7,7 +7,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -34,10 +34,10 @@ from calls.selectors.viewer import (
     viewer_time_zone,
 )
 from calls.services.lookups import call_refresh
-from calls.views.common import live_headers, no_change_response, unchanged
+from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
 
 
-def _call_or_404(request: HttpRequest, call_id: int) -> tuple[Viewer, Call]:
+def _call_or_404(request: HtmxHttpRequest, call_id: int) -> tuple[Viewer, Call]:
     viewer = viewer_get(user=request.user)
     call = call_detail_get(user=request.user, viewer=viewer, call_id=call_id, now=timezone.now())
     if call is None:
@@ -46,7 +46,7 @@ def _call_or_404(request: HttpRequest, call_id: int) -> tuple[Viewer, Call]:
 
 
 @login_required
-def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
     now = timezone.now()
     viewer, call = _call_or_404(request, call_id)
     organization = viewer.organization(call.organization_id)
@@ -96,7 +96,7 @@ def call_detail(request: HttpRequest, call_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def call_refresh_now(request: HttpRequest, call_id: int) -> HttpResponse:
+def call_refresh_now(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
     _viewer, call = _call_or_404(request, call_id)
     outcome = call_refresh(call=call)
     level = messages.SUCCESS if outcome.ok else messages.WARNING

@@ -78,7 +78,7 @@ def call_find(request: HttpRequest) -> HttpResponse:
         if not results:
             organization = Organization.objects.get(pk=organization_id)
             lookup = call_search_remote(
-                organization=organization, filters=filters, user_id=request.user.pk
+                organization=organization, filters=filters, user_id=int(request.user.pk or 0)
             )
             if lookup.ran:
                 results = calls_find(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -16,12 +18,12 @@ from calls.selectors.live import (
     repeat_counts,
 )
 from calls.selectors.viewer import feed_problems, feed_version_token, viewer_get, viewer_time_zone
-from calls.views.common import live_headers, no_change_response, unchanged
+from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
 
 REFRESH_CHOICES = (1, 2, 5, 10)
 
 
-def _live(request: HttpRequest, *, wall: bool) -> HttpResponse:
+def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
     now = timezone.now()
     viewer = viewer_get(user=request.user)
     filters = list_filters_parse(params=request.GET, viewer=viewer)
@@ -48,7 +50,7 @@ def _live(request: HttpRequest, *, wall: bool) -> HttpResponse:
     context = {
         "rows": rows,
         "filters": filters,
-        "filter_query": filters.query(),
+        "filter_query": urlencode(filters.query()),
         "viewer": viewer,
         "problems": feed_problems(viewer=viewer, now=now),
         "version": version,
@@ -69,10 +71,10 @@ def _live(request: HttpRequest, *, wall: bool) -> HttpResponse:
 
 
 @login_required
-def live_list(request: HttpRequest) -> HttpResponse:
+def live_list(request: HtmxHttpRequest) -> HttpResponse:
     return _live(request, wall=request.GET.get("wall") == "1")
 
 
 @login_required
-def wallboard(request: HttpRequest) -> HttpResponse:
+def wallboard(request: HtmxHttpRequest) -> HttpResponse:
     return _live(request, wall=True)

@@ -11,7 +11,7 @@
   var SOUND_KEY = "cipdash:sound";
   var NOTIFY_KEY = "cipdash:notify";
   var NOTIFIED_PREFIX = "cipdash:notified:";
-  var clockOffset = 0; // server time minus browser time, in ms
+  var clockOffset = null; // server time minus browser time, in ms
   var lastUpdate = Date.now();
   var timer = null;
   var inFlight = false;
@@ -39,7 +39,12 @@
     var serverNow = el && Number(el.getAttribute("data-server-now"));
     if (!serverNow || serverNow === syncedServerNow) return;
     syncedServerNow = serverNow;
-    clockOffset = serverNow - Date.now();
+    var measured = serverNow - Date.now();
+    // The stamp was taken before the response travelled, so a measurement can only be late:
+    // keep the largest one, so timers never step backwards, unless the PC clock itself jumped.
+    if (clockOffset === null || measured > clockOffset || clockOffset - measured > 5000) {
+      clockOffset = measured;
+    }
   }
 
   function formatDuration(totalSeconds) {
@@ -53,7 +58,7 @@
   }
 
   function tickTimers() {
-    var now = Date.now() + clockOffset;
+    var now = Date.now() + (clockOffset || 0);
     document.querySelectorAll("time.timer[data-since]").forEach(function (el) {
       var since = Number(el.getAttribute("data-since"));
       if (!since) return;
@@ -227,7 +232,10 @@
   }
 
   var openDetails = [];
+  var kept = null; // scroll position and focused element across a swap
   document.addEventListener("htmx:beforeSwap", function (event) {
+    var active = document.activeElement;
+    kept = { x: window.scrollX, y: window.scrollY, focusId: active && active.id ? active.id : "" };
     openDetails = [];
     document.querySelectorAll("details[id][open]").forEach(function (d) {
       openDetails.push(d.id);
@@ -238,7 +246,19 @@
     var status = event.detail.xhr && event.detail.xhr.status;
     if (status === 204 || (status >= 200 && status < 300)) lastUpdate = Date.now();
   });
+  /* Replacing the region must not move the agent: put scroll and focus back as they were. */
+  function restorePlace() {
+    if (!kept) return;
+    if (kept.focusId && (!document.activeElement || document.activeElement.id !== kept.focusId)) {
+      var target = document.getElementById(kept.focusId);
+      if (target) target.focus({ preventScroll: true });
+    }
+    if (window.scrollX !== kept.x || window.scrollY !== kept.y) window.scrollTo(kept.x, kept.y);
+  }
+
+  document.addEventListener("htmx:afterSettle", restorePlace);
   document.addEventListener("htmx:afterSwap", function () {
+    restorePlace();
     openDetails.forEach(function (id) {
       var d = document.getElementById(id);
       if (d) d.open = true;

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.signals import got_request_exception
 from django.urls import reverse
+from django.views.debug import ExceptionReporter
 
 from calls.models import ApiToken, AuditEvent, Call, CallSnapshot, PollRun
 from tests.export.data import T0, calls_ingest
@@ -19,6 +22,13 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def _failing_save(self, *args, **kwargs):
+    # Kept away from any secret literal: an error report quotes the source around it.
+    raise RuntimeError("database went away")
+
+
 SECRET = "sEcReT-0123456789-abcdefghij-WXYZ"
 OLD_SECRET = "0ld-sEcReT-9876543210-zyxw-QRST"
 
@@ -169,3 +179,39 @@ def test_history_and_audit_never_hold_the_secret(client, world):
         client.get(reverse("admin:calls_organization_change", args=[org.pk])).content.decode(),
     ]:
         assert new_secret not in text and new_secret[:-4] not in text and cipher not in text
+
+
+@pytest.mark.parametrize("door", ["inline", "standalone"])
+def test_a_crash_while_saving_a_token_keeps_the_secret_out_of_the_error_report(
+    client, world, monkeypatch, door
+):
+    """The report Django sends or logs for a 500 (frames, locals, POST) hides the secret."""
+    org = world["org"]
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.raise_request_exception = False
+    new_secret = "cRaSh-SeCrEt-0000-1111-EFGH"
+    reports: list[str] = []
+
+    def report(sender, request, **kwargs):
+        reporter = ExceptionReporter(request, *sys.exc_info())
+        reports.extend((reporter.get_traceback_html(), reporter.get_traceback_text()))
+
+    monkeypatch.setattr(ApiToken, "save", _failing_save)
+    got_request_exception.connect(report)
+    try:
+        if door == "inline":
+            url = reverse("admin:calls_organization_change", args=[org.pk])
+            data = org_form(org, tokens=[world["token"], world["old"]], new_token=new_secret)
+        else:
+            url = reverse("admin:calls_apitoken_add")
+            data = {"organization": org.pk, "label": "x", "secret": new_secret}
+        response = client.post(url, data)
+    finally:
+        got_request_exception.disconnect(report)
+    assert response.status_code == 500
+    assert new_secret not in response.content.decode()
+    assert len(reports) == 2
+    for text in reports:
+        assert "database went away" in text  # frames, their variables and the POST are there
+        assert "api_token_add" in text
+        assert new_secret not in text and new_secret[:-4] not in text

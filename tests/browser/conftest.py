@@ -90,8 +90,11 @@ class Session:
         return len(self.requests)
 
     def screenshot(self, name: str) -> None:
+        """Write a full-page screenshot, after checking nothing overflows sideways."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         width = self.page.viewport_size["width"] if self.page.viewport_size else 0
+        scroll_width = self.page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= width, f"{name} is {scroll_width} px wide at {width} px"
         self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
 
 
@@ -109,22 +112,22 @@ def open_session(chromium_browser: Browser, server: str) -> Iterator[Callable[..
             with db_lock:
                 client.force_login(user)
             cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-            context.add_cookies(
-                [{"name": cookie.key, "value": cookie.value, "url": server}]
-            )
+            context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server}])
         page = context.new_page()
         session = Session(page=page, context=context, base=server)
         page.on(
             "request",
-            lambda request: session.requests.append(request.url)
-            if request.headers.get("hx-request")
-            else None,
+            lambda request: (
+                session.requests.append(request.url) if request.headers.get("hx-request") else None
+            ),
         )
         page.on(
             "console",
-            lambda message: session.csp_errors.append(message.text)
-            if "Content Security Policy" in message.text
-            else None,
+            lambda message: (
+                session.csp_errors.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
         )
         page.on("pageerror", lambda error: session.script_errors.append(str(error)))
         return session

@@ -35,7 +35,7 @@ class Floor:
     payloads: list[dict[str, Any]]
 
 
-def floor_create(*, password: str = "correct horse battery staple") -> Floor:
+def floor_create() -> Floor:
     with db_lock:
         org = OrganizationFactory(
             name="Acme Insurance",

@@ -33,4 +33,12 @@ def test_screenshots(open_session: Callable[..., Session], viewport: dict[str, i
     session.goto("/wall/")
     session.page.locator(".wall-item").first.wait_for()
     session.screenshot("wallboard")
+    session.goto("/calls/find/")
+    session.screenshot("find")
+    session.page.emulate_media(color_scheme="dark")
+    session.goto("/")
+    session.page.locator(".call-row").first.wait_for()
+    session.screenshot("list-dark")
+    session.goto(f"/calls/{hot.pk}/")
+    session.screenshot("detail-dark")
     assert session.csp_errors == [] and anonymous.csp_errors == []

@@ -144,6 +144,18 @@ def test_rerun_repairs_a_demo_that_was_changed():
     assert log_in("demo-agent", printed_password(output, "demo-agent")) is not None
 
 
+def test_rerun_lifts_a_login_lock_out(settings):
+    output = run_demo_setup()
+    password = printed_password(output, "demo-agent")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        assert log_in("demo-agent", "mistyped") is None
+    assert log_in("demo-agent", password) is None  # locked out, even with the right password
+
+    run_demo_setup()
+
+    assert log_in("demo-agent", password) is not None
+
+
 def test_refuses_a_production_deployment_unless_asked(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="production"):

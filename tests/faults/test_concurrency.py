@@ -52,8 +52,8 @@ def test_two_workers_on_one_organization_make_one_request(feed, make_org):
     outcomes = run_together(2, lambda: tasks.organization_poll(org.organization.pk))
     assert sorted(map(str, outcomes)) == ["clean", "locked"]
     assert feed.request_count(org.invoca_id) == 1
-    assert Call.objects.count() == 3
-    assert CallSnapshot.objects.count() == 3
+    live = len(feed.live_calls(org.invoca_id))
+    assert Call.objects.count() == CallSnapshot.objects.count() == live > 0
     assert PollRun.objects.count() == 1
 
 

@@ -155,7 +155,7 @@ def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
             assert health.json()["status"] == "degraded"
             assert health.json()["checks"]["cache"]["ok"] is False
             # Pages still come from the database.
-            page = client.get(reverse("calls:live"))
+            page = client.get(reverse("calls:live"), secure=True)
             assert page.status_code == 200
             quiet = _polls_since(stopped + timedelta(seconds=1))
             assert quiet <= 1  # at most one poll that was already under way

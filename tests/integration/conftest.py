@@ -3,13 +3,12 @@ broker and cache, a Celery worker and Celery beat, all on the test database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ import redis as redis_lib
 from django.db import connection
 
 from calls.sandbox.server import SandboxFeed
+from tests.integration.support import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEGRATION_REDIS_DB = 3
@@ -36,27 +36,6 @@ def shared_database_url() -> str:
     )
 
 
-@dataclass
-class Stack:
-    feed: SandboxFeed
-    logs: dict[str, Path]
-
-    def log_tail(self, lines: int = 60) -> str:
-        parts = []
-        for name, path in self.logs.items():
-            text = path.read_text(errors="replace").splitlines()[-lines:]
-            parts.append(f"----- {name} -----\n" + "\n".join(text))
-        return "\n".join(parts)
-
-    def wait_for(self, condition: Callable[[], object], what: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if condition():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}\n{self.log_tail()}")
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -67,25 +46,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
-@pytest.fixture(scope="module")
-def stack(
-    django_db_setup: None, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("stack")
-    broker = redis_url.rsplit("/", 1)[0] + f"/{INTEGRATION_REDIS_DB}"
-    redis_lib.Redis.from_url(broker).flushdb()
+@contextlib.contextmanager
+def running_stack(directory: Path, settings_env: dict[str, str]) -> Iterator[Stack]:
+    """A sandbox feed, a Celery worker and Celery beat on the test database."""
     env = {
-        **os.environ,
-        "DATABASE_URL": shared_database_url(),
-        "REDIS_URL": broker,
-        "CELERY_BROKER_URL": broker,
-        "POLL_TICK_SECONDS": "0.5",
-        "POLL_CONNECT_TIMEOUT": "1",
-        "POLL_READ_TIMEOUT": "1",
-        "POLL_TOTAL_TIMEOUT": "2",
-        "POLL_BACKOFF_MAX_SECONDS": "3",
-        "LOG_LEVEL": "INFO",
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")
     }
+    env.update(
+        DATABASE_URL=shared_database_url(),
+        POLL_TICK_SECONDS="0.5",
+        POLL_CONNECT_TIMEOUT="1",
+        POLL_READ_TIMEOUT="1",
+        POLL_TOTAL_TIMEOUT="2",
+        POLL_BACKOFF_MAX_SECONDS="3",
+        LOG_LEVEL="INFO",
+        **settings_env,
+    )
     celery = [sys.executable, "-m", "celery", "-A", "cipdash"]
     commands = {
         "worker": [
@@ -98,17 +76,44 @@ def stack(
         ],
     }  # fmt: skip
     logs = {name: directory / f"{name}.log" for name in commands}
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     feed = SandboxFeed(seed=11, target_live=0).start()
     try:
         for name, command in commands.items():
             with logs[name].open("wb") as log:
-                processes.append(
-                    subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+                processes[name] = subprocess.Popen(
+                    command, cwd=ROOT, env=env, stdout=log, stderr=log
                 )
-        yield Stack(feed=feed, logs=logs)
+        yield Stack(feed=feed, logs=logs, processes=processes)
     finally:
-        for process in processes:
+        for process in processes.values():
             _stop(process)
         feed.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    django_db_setup: None, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """Production's shape: Redis as broker, cache and lock store."""
+    broker = redis_url.rsplit("/", 1)[0] + f"/{INTEGRATION_REDIS_DB}"
+    redis_lib.Redis.from_url(broker).flushdb()
+    try:
+        with running_stack(
+            tmp_path_factory.mktemp("stack"), {"REDIS_URL": broker, "CELERY_BROKER_URL": broker}
+        ) as running:
+            yield running
+    finally:
         redis_lib.Redis.from_url(broker).flushdb()
+
+
+@pytest.fixture(scope="module")
+def embedded_stack(
+    django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The no-environment shape: a filesystem broker and the database as cache and lock store."""
+    data_dir = tmp_path_factory.mktemp("embedded")
+    with running_stack(
+        data_dir, {"CIPDASH_DATA_DIR": str(data_dir), "CELERY_BROKER_URL": "filesystem://"}
+    ) as running:
+        yield running

@@ -9,31 +9,10 @@ import pytest
 
 from calls.models import Call, CallSnapshot, Organization, OrganizationStatus, PollRun
 from calls.services import api_token_add
-from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
+from tests.factories import call_payload
+from tests.integration.support import call_row, stop_polling, watched_org
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def watched_org(stack, invoca_id: str) -> Organization:
-    token = f"int-token-{invoca_id}"
-    stack.feed.add_organization(invoca_id, token, target_live=0)
-    org = OrganizationFactory(
-        invoca_id=invoca_id,
-        api_base_url=stack.feed.url,
-        poll_interval_seconds=1.0,
-        clean_misses_to_end=2,
-    )
-    ApiTokenFactory(organization=org, secret=token)
-    return org
-
-
-def stop_polling(org: Organization) -> None:
-    Organization.objects.filter(pk=org.pk).update(enabled=False)
-    time.sleep(0.5)  # let a poll in flight finish before the tables are emptied
-
-
-def call_row(org: Organization, transaction_id: str) -> Call | None:
-    return Call.objects.filter(organization=org, transaction_id=transaction_id).first()
 
 
 def test_calls_appear_change_and_end(stack):

@@ -10,9 +10,11 @@ import pytest
 from calls.invoca import CallFilters, CurrentCallsRequest
 from calls.sandbox.server import SandboxFeed
 
-SAMPLES_PATH = Path("/work/shared/invoca-samples.json")
+# A copy of shared/invoca-samples.json, so the suite does not depend on files outside the repo.
+SAMPLES_PATH = Path(__file__).with_name("invoca-samples.json")
 FEED_ORG = "1001"
 FEED_TOKEN = "sbx-token-1001-Zq8"
+DEFAULT_TOKEN = "raw-token-abc123"
 
 
 def samples() -> dict[str, Any]:
@@ -21,7 +23,7 @@ def samples() -> dict[str, Any]:
 
 def make_request(
     base_url: str = "https://invoca.net/api/2022-08-01",
-    token: str = "raw-token-abc123",
+    token: str = DEFAULT_TOKEN,
     filters: CallFilters | None = None,
     **timing: Any,
 ) -> CurrentCallsRequest:

@@ -130,7 +130,11 @@ def test_filters_are_sent_and_mark_the_answer_filtered(api, filters, expected):
 
 @pytest.mark.parametrize(
     "lone",
-    [{"calling_phone_number": "+13105550147"}, {"destination_phone_number": "+18885550199"}],
+    [
+        {"calling_phone_number": "+13105550147"},
+        {"destination_phone_number": "+18885550199"},
+        {"calling_phone_number": "+13105550147", "destination_phone_number": "   "},
+    ],
 )
 def test_a_lone_phone_number_is_refused_before_any_request(api, lone):
     with pytest.raises(InvalidRequest):
@@ -315,3 +319,10 @@ def test_the_request_and_its_errors_never_show_the_token(api):
         current_calls_fetch(request)
     for text in (repr(request), str(request), str(caught.value), repr(caught.value)):
         assert TOKEN not in text
+
+
+def test_a_503_may_say_when_to_come_back(api):
+    answer(api, 503, "<html>maintenance</html>", headers={"Retry-After": "120"})
+    with pytest.raises(Unavailable) as caught:
+        current_calls_fetch(make_request())
+    assert caught.value.retry_after == 120

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 
 import pytest
@@ -68,6 +69,45 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_total_deadline(feed):
     )
     assert 0.9 <= took < 2.5
     assert "not complete" in str(error)
+
+
+@pytest.fixture
+def header_dripper():
+    """A server that starts an answer and then sends its headers one byte at a time."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        with connection:
+            try:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.05):
+                    connection.sendall(b"a")
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/2022-08-01"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_headers_dripped_forever_are_cut_off_at_the_total_deadline(header_dripper):
+    error, took = timed_failure_url(header_dripper)
+    assert 0.9 <= took < 1.6
+    assert "not complete after 1 s" in str(error)
 
 
 def test_connection_closed_without_an_answer(feed):

@@ -110,3 +110,37 @@ def test_backoff_is_exponential_jittered_and_capped(failures, settings):
     assert all(0.8 * expected <= wait <= min(300, 1.2 * expected) for wait in waits)
     if expected < 300:
         assert len({round(wait, 3) for wait in waits}) > 50  # jitter, not lockstep
+
+
+@responses.activate
+def test_values_no_database_can_store_are_made_storable(org):
+    """NUL (PostgreSQL refuses it) and a lone surrogate (no UTF-8 database takes one)."""
+    body = (
+        '{"current_calls": [{"transaction_id": "NUL-1", "city": "a\\u0000b",'
+        ' "icon": "\\ud83d\\udcde",'
+        ' "custom_data": {"note": {"value": "x\\ud800y", "source": "Api"},'
+        ' "k\\u0000ey": {"value": "v", "source": "Api"}}}]}'
+    )
+    responses.get(URL, body=body, content_type="application/json")
+    attempt = organization_poll(organization=org)
+    assert attempt.clean, attempt.run.error
+    call = org.calls.get()
+    assert call.general["city"] == "a\ufffdb"
+    assert call.general["icon"] == "\U0001f4de"  # a proper pair stays what it was
+    assert call.custom_data["note"]["value"] == "x?y"
+    snapshot = call.snapshots.get()
+    assert snapshot.payload["city"] == "a\ufffdb"
+
+
+@responses.activate
+def test_numbers_json_does_not_allow_are_stored_as_null(org):
+    body = (
+        '{"current_calls": [{"transaction_id": "NAN-1", "score": NaN, "big": 1e400,'
+        ' "custom_data": {"rank": {"value": Infinity, "source": "Api"}}}]}'
+    )
+    responses.get(URL, body=body, content_type="application/json")
+    attempt = organization_poll(organization=org)
+    assert attempt.clean, attempt.run.error
+    call = org.calls.get()
+    assert call.custom_data["rank"]["value"] is None
+    assert call.snapshots.get().payload["big"] is None

@@ -150,4 +150,13 @@ def test_one_request_per_interval_however_often_the_beat_ticks(
     while time.monotonic() - started < 3.2:
         tasks.polls_dispatch()
         time.sleep(0.1)
-    assert 3 <= feed.request_count(FEED_ORG) <= 5
+    assert 2 <= feed.request_count(FEED_ORG) <= 5  # ticks at 0, 1, 2 and 3 s
+
+
+@pytest.mark.django_db
+def test_a_503_that_says_when_to_come_back_is_believed(redis_cache, feed, feed_org):
+    feed.set_fault("503", retry_after=90)
+    before = timezone.now()
+    assert tasks.organization_poll(feed_org.pk) == "unavailable"
+    feed_org.refresh_from_db()
+    assert 88 <= (feed_org.next_poll_at - before).total_seconds() <= 92

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,13 +43,17 @@ class World:
     call: Call
     foreign_call: Call
     users: dict[str, AbstractUser | None]
+    clients: dict[str, Client] = field(default_factory=dict)
 
     def client_for(self, persona: str) -> Client:
-        client = Client()
-        user = self.users[persona]
-        if user is not None:
-            client.force_login(user)
-        return client
+        """One signed-in client per persona (signing in is not part of what is measured)."""
+        if persona not in self.clients:
+            client = Client()
+            user = self.users[persona]
+            if user is not None:
+                client.force_login(user)
+            self.clients[persona] = client
+        return self.clients[persona]
 
 
 @pytest.fixture

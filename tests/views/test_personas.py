@@ -18,6 +18,7 @@ def page_urls(world: World) -> list[str]:
         reverse("calls:live") + "?wall=1",
         reverse("calls:wall"),
         reverse("calls:find"),
+        reverse("calls:preferences"),
         reverse("calls:detail", kwargs={"call_id": world.call.pk}),
     ]
 
@@ -44,10 +45,10 @@ def test_anonymous_is_sent_to_login_on_every_url(world: World, htmx: bool) -> No
 def test_lists_render_for_every_member(world: World, persona: str, htmx: bool) -> None:
     client = world.client_for(persona)
     headers = {"HX-Request": "true"} if htmx else {}
-    for url in page_urls(world)[:5]:
+    for url in page_urls(world)[:6]:
         response = client.get(url, headers=headers)
         assert response.status_code == 200, url
-        if htmx and url != reverse("calls:find"):
+        if htmx and url not in (reverse("calls:find"), reverse("calls:preferences")):
             assert b"<html" not in response.content, url
 
 
@@ -93,3 +94,21 @@ def test_list_shows_only_own_organizations(world: World, persona: str) -> None:
 def test_refresh_requires_post(world: World) -> None:
     url = reverse("calls:refresh", kwargs={"call_id": world.call.pk})
     assert world.client_for("agent").get(url).status_code == 405
+
+
+@pytest.mark.parametrize("persona", MEMBERS)
+def test_preferences_set_the_time_zone(world: World, persona: str) -> None:
+    client = world.client_for(persona)
+    assert client.get("/settings/").status_code == 200
+    response = client.post("/settings/", {"time_zone": "Europe/Paris"}, follow=True)
+    assert b"Europe/Paris" in response.content
+    assert client.get("/").context["user_time_zone"] == "Europe/Paris"
+    assert client.post("/settings/", {"time_zone": "Mars/Olympus"}).status_code == 200
+    assert client.get("/").context["user_time_zone"] == "Europe/Paris"
+
+
+def test_export_link_only_for_history_roles(world: World) -> None:
+    assert b"Export CSV" in world.client_for("supervisor").get("/?q=a b").content
+    assert b"/export.csv?q=a+b" in world.client_for("supervisor").get("/?q=a b").content
+    for persona in ("agent", "restricted"):
+        assert b"Export CSV" not in world.client_for(persona).get("/").content

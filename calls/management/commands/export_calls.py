@@ -88,12 +88,17 @@ class Command(BaseCommand):
                         f"cannot write {options['output']}: {exc.strerror}"
                     ) from None
                 write = handle.write
-            for piece in export_lines(
+            lines = export_lines(
                 source=export_source(calls=calls, filters=filters),
                 now=timezone.now(),
                 bom=options["bom"],
                 on_finish=finished,
-            ):
-                write(piece)
+            )
+            try:
+                for piece in lines:
+                    write(piece)
+            except BrokenPipeError:  # `export_calls | head`: the reader has all it wants
+                lines.close()  # records the export as incomplete
+                raise SystemExit(1) from None
         if options["output"]:
             self.stderr.write(f"exported {rows_written} row(s) to {options['output']}")

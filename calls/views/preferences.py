@@ -1,0 +1,46 @@
+"""The user's own settings: the time zone pages show times in."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from calls.models import UserPreference
+from calls.selectors.viewer import viewer_get, viewer_time_zone
+from calls.services.preferences import user_preference_set
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [("", "My organization's time zone")] + [
+        (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
+    ]
+
+
+class PreferenceForm(forms.Form):
+    time_zone = forms.ChoiceField(label="Time zone", required=False, choices=_time_zone_choices)
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    current = (
+        UserPreference.objects.filter(user_id=request.user.pk)
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    form = PreferenceForm(request.POST or None, initial={"time_zone": current or ""})
+    if request.method == "POST" and form.is_valid():
+        user_preference_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
+        messages.success(request, "Saved. Times now show in your chosen time zone.")
+        return redirect("calls:preferences")
+    viewer = viewer_get(user=request.user)
+    context = {
+        "form": form,
+        "nav": "preferences",
+        "user_time_zone": viewer_time_zone(user=request.user, viewer=viewer),
+    }
+    return render(request, "calls/preferences.html", context)

@@ -1,0 +1,202 @@
+"""Hostile input from the feed is stored safely or refused with a clear PollRun error — never a
+crash loop, never markup that runs in an agent's browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+
+from calls.models import Call, CallSnapshot, PollOutcome
+from calls.sandbox.responses import HOSTILE_VALUES
+from tests.factories import ApiTokenFactory, OrganizationFactory, UserFactory, call_payload
+from tests.faults.support import poll
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+
+class RawAnswerServer:
+    """Answers every request with the same bytes: for bodies the sandbox feed cannot produce
+    (invalid UTF-8, nesting deeper than Python's own JSON encoder allows)."""
+
+    def __init__(self, body: bytes) -> None:
+        answer = body
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/2022-08-01"
+
+    def __enter__(self) -> RawAnswerServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_markup_and_formulas_are_stored_as_text_and_shown_escaped(feed, make_org, staff_client):
+    org = make_org()
+    feed.set_fault("hostile", invoca_id=org.invoca_id)
+    attempt = poll(org)
+    assert attempt.run.outcome == PollOutcome.CLEAN, attempt.run.error
+    hostile = Call.objects.get(transaction_id="HOSTILE-0000-0000-0000-0001")
+    custom = hostile.custom_data
+    assert custom["agent_notes"]["value"] == "<script>alert(1)</script>"
+    assert custom["export_formula"]["value"] == '=HYPERLINK("http://x","click me")'
+    assert custom["emoji"]["value"] == HOSTILE_VALUES["emoji"]
+
+    pages = [
+        staff_client.get(reverse("calls:live"), secure=True),
+        staff_client.get(reverse("calls:detail", args=[hostile.pk]), secure=True),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        text = page.content.decode()
+        for attack in ("<script>alert", "<img src=x onerror", "<b>field_name</b>", "<i>source</i>"):
+            assert attack not in text
+    detail = pages[1].content.decode()
+    assert html.escape("<script>alert(1)</script>") in detail
+    assert "=HYPERLINK(" in html.unescape(detail)  # shown as text
+
+
+def _one_good_one_bad(feed, org, bad: dict) -> None:
+    feed.add_call(org.invoca_id, call_payload("GOOD-0001"))
+    feed.add_call(org.invoca_id, bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad_call", "reason"),
+    [
+        (
+            "1 MB value",
+            call_payload("BIG-0001", custom_data={"notes": {"value": "x" * 1_000_000}}),
+            "1000000 characters",
+        ),
+        (
+            "10,000 custom fields",
+            call_payload(
+                "WIDE-0001",
+                custom_data={
+                    f"field_{i}": {"value": str(i), "source": "Api"} for i in range(10_000)
+                },
+            ),
+            "10000 fields",
+        ),
+    ],
+)
+def test_oversized_or_unusable_call_is_refused_alone_every_time(
+    feed, make_org, name, bad_call, reason
+):
+    org = make_org(target_live=0)
+    _one_good_one_bad(feed, org, bad_call)
+    for _ in range(2):  # the same answer again: the same clear outcome, no crash
+        attempt = poll(org)
+        assert attempt.run.outcome == PollOutcome.PARTIAL
+        assert attempt.run.calls_rejected == 1
+        assert reason in attempt.run.error
+        assert "xxxxxxxx" not in attempt.run.error and "field_1" not in attempt.run.error
+        assert list(Call.objects.values_list("transaction_id", flat=True)) == ["GOOD-0001"]
+    assert org.fresh().consecutive_failures == 0
+
+
+def test_deep_but_reasonable_nesting_is_kept_as_text(feed, make_org):
+    org = make_org(target_live=0)
+    nested: object = "bottom"
+    for _ in range(200):
+        nested = {"n": nested}
+    feed.add_call(org.invoca_id, call_payload("NEST-0001", custom_data={"tree": {"value": nested}}))
+    assert poll(org).clean
+    stored = Call.objects.get(transaction_id="NEST-0001").custom_data["tree"]["value"]
+    assert isinstance(stored, str) and stored.count('{"n": ') == 200
+
+
+CONTROL_CHARACTERS = {
+    "nul": "before\u0000after",
+    "lone surrogate": "before\ud800after",
+    "bidi override": "\u202eevil\u202c",
+}
+
+
+@pytest.mark.parametrize("name", list(CONTROL_CHARACTERS))
+def test_characters_databases_refuse_do_not_break_the_poll(name):
+    # JSON escapes (\\u0000, \\ud800) that decode to text PostgreSQL or UTF-8 cannot store.
+    answer = {
+        "current_calls": [
+            call_payload("CTRL-0001", custom_data={"notes": {"value": CONTROL_CHARACTERS[name]}}),
+            call_payload("GOOD-0001"),
+        ]
+    }
+    with RawAnswerServer(json.dumps(answer, ensure_ascii=True).encode()) as server:
+        organization = OrganizationFactory(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory(organization=organization)
+        for _ in range(2):
+            attempt = poll(organization)
+            assert attempt.run.outcome in (PollOutcome.CLEAN, PollOutcome.PARTIAL), (
+                attempt.run.error
+            )
+            assert "GOOD-0001" in set(Call.objects.values_list("transaction_id", flat=True))
+    organization.refresh_from_db()
+    assert organization.consecutive_failures == 0
+    assert CallSnapshot.objects.filter(call__transaction_id="GOOD-0001").count() == 1
+    stored = Call.objects.filter(transaction_id="CTRL-0001").first()
+    if stored is not None:  # kept: then as text every database and browser can take
+        text = json.dumps(stored.custom_data, ensure_ascii=False)
+        assert "\x00" not in text
+        text.encode("utf-8")  # no lone surrogate left
+
+
+RAW_BODIES = {
+    "invalid UTF-8": (
+        b'{"current_calls": [{"transaction_id": "BAD-\xff\xfe", "call_status": "bridged"}]}',
+        "not valid UTF-8",
+    ),
+    "nesting 100,000 deep": (
+        b'{"current_calls": [{"transaction_id": "DEEP-1", "custom_data": '
+        + b'{"a": ' * 100_000
+        + b"1"
+        + b"}" * 100_000
+        + b"}]}",
+        "nested too deeply",
+    ),
+    "not JSON at all": (b"\x00\x01\x02\x89PNG", "not"),
+}
+
+
+@pytest.mark.parametrize("name", list(RAW_BODIES))
+def test_undecodable_answer_is_a_failed_poll_with_a_clear_error(name):
+    body, reason = RAW_BODIES[name]
+    with RawAnswerServer(body) as server:
+        organization = OrganizationFactory(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory(organization=organization)
+        for failures in (1, 2):
+            attempt = poll(organization)
+            organization.refresh_from_db()
+            assert attempt.run.outcome == PollOutcome.BAD_RESPONSE
+            assert reason in attempt.run.error
+            assert organization.consecutive_failures == failures
+    assert Call.objects.count() == 0

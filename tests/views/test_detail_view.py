@@ -1,0 +1,168 @@
+"""Caller detail: content, timeline, earlier calls, live refresh, refresh-now, find a call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from calls.models import ApiToken, Call, PollKind, PollRun
+from calls.sandbox.server import SandboxFeed
+from tests.factories import call_payload
+from tests.views.conftest import ECP, World, ingest
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(db: None) -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def detail(world: World, persona: str, call: Call, **headers: str):
+    return world.client_for(persona).get(f"/calls/{call.pk}/", headers=headers)
+
+
+def test_detail_shows_sources_grouped_demographics_and_timeline(world: World) -> None:
+    later = timezone.now() + timedelta(seconds=4)
+    ingest(
+        world.home,
+        [
+            call_payload(
+                "HOME1",
+                advertiser_campaign_name="Spring Promo",
+                custom_data={
+                    "lead_type": {"value": "hot", "source": "Api"},
+                    "queue": {"value": "claims", "source": "RoutingWebhookX"},
+                },
+                demographics_data=ECP,
+            )
+        ],
+        later,
+    )
+    body = detail(world, "agent", world.call).content.decode()
+    assert "RoutingWebhookX" in body and "claims" in body  # an unknown source, as it came
+    for group in ("Identity", "Address", "Household"):
+        assert f"<h3>{group}</h3>" in body
+    assert "custom · queue" in body and "(empty)" in body  # what changed between snapshots
+    assert "Raw payload" in body and "&quot;transaction_id&quot;: &quot;HOME1&quot;" in body
+    assert "data-poll" in body and "Live" in body
+
+
+def test_earlier_calls_from_the_same_number_are_linked(world: World) -> None:
+    ingest(world.home, [call_payload("HOME1"), call_payload("OLDER")])
+    older = Call.objects.get(transaction_id="OLDER")
+    body = detail(world, "agent", world.call).content.decode()
+    assert f'href="/calls/{older.pk}/"' in body
+    assert "Repeat \u00d71" in body
+
+
+def test_ended_call_is_marked_and_not_polled(world: World) -> None:
+    ended_at = timezone.now() - timedelta(minutes=1)
+    Call.objects.filter(pk=world.call.pk).update(ended_at=ended_at)
+    response = detail(world, "agent", world.call, **HTMX)
+    body = response.content.decode()
+    assert "Ended at" in body
+    assert "data-poll" not in body
+
+
+def test_detail_fragment_204_and_constant_queries(world: World) -> None:
+    first = detail(world, "agent", world.call, **HTMX)
+    version = first.context["version"]
+    assert (
+        detail(world, "agent", world.call, **HTMX, **{"X-Feed-Version": version}).status_code == 204
+    )
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert detail(world, "agent", world.call, **HTMX).status_code == 200
+        return len(queries)
+
+    few = count()
+    for n in range(6):  # more snapshots and more earlier calls from the number
+        ingest(
+            world.home,
+            [
+                call_payload("HOME1", custom_data={"step": {"value": str(n), "source": "Api"}}),
+                call_payload(f"PAST{n}"),
+            ],
+        )
+    assert count() == few
+
+
+def test_refresh_now_asks_invoca_once_per_window_and_ends_nothing(world: World) -> None:
+    with SandboxFeed(seed=1, target_live=0) as feed:
+        feed.add_organization(world.home.invoca_id, "home-token-9876")
+        feed.population.add_call(
+            world.home.invoca_id,
+            call_payload("HOME1", custom_data={"lead_type": {"value": "warm", "source": "Api"}}),
+        )
+        world.home.api_base_url = feed.url
+        world.home.save(update_fields=["api_base_url"])
+        token = ApiToken(organization=world.home)
+        token.set_secret("home-token-9876")
+        token.save()
+        ingest(world.home, [call_payload("HOME1"), call_payload("OTHER")])
+        client = world.client_for("agent")
+        response = client.post(f"/calls/{world.call.pk}/refresh/", follow=True)
+        assert "Invoca returned 1 live call" in response.content.decode()
+        assert feed.request_count(world.home.invoca_id) == 1
+        again = client.post(f"/calls/{world.call.pk}/refresh/", follow=True)
+        assert "moments ago" in again.content.decode()
+        assert feed.request_count(world.home.invoca_id) == 1
+    run = PollRun.objects.filter(kind=PollKind.LOOKUP).get()
+    assert run.outcome == "filtered"
+    assert Call.objects.get(transaction_id="HOME1").custom_data["lead_type"]["value"] == "warm"
+    assert Call.objects.get(transaction_id="OTHER").ended_at is None
+
+
+def test_find_a_call_in_the_database_first(world: World) -> None:
+    client = world.client_for("agent")
+    found = client.post(
+        "/calls/find/",
+        {
+            "organization": world.home.pk,
+            "calling_phone_number": "310.555.0147",
+            "destination_phone_number": "888-555-0199",
+        },
+    )
+    assert found.status_code == 302 and found.headers["Location"] == f"/calls/{world.call.pk}/"
+    by_id = client.post("/calls/find/", {"organization": world.home.pk, "transaction_id": "home1"})
+    assert by_id.headers["Location"] == f"/calls/{world.call.pk}/"
+
+
+def test_find_needs_both_numbers_and_keeps_to_own_organizations(world: World) -> None:
+    client = world.client_for("agent")
+    lone = client.post(
+        "/calls/find/", {"organization": world.home.pk, "calling_phone_number": "3105550147"}
+    )
+    assert lone.status_code == 200 and "together" in lone.content.decode()
+    foreign = client.post(
+        "/calls/find/", {"organization": world.away.pk, "transaction_id": "AWAY1"}
+    )
+    assert foreign.status_code == 200 and "Select a valid choice" in foreign.content.decode()
+    assert client.get("/calls/find/").status_code == 200
+
+
+def test_find_asks_invoca_when_the_database_has_nothing(world: World) -> None:
+    with SandboxFeed(seed=2, target_live=0) as feed:
+        feed.add_organization(world.home.invoca_id, "home-token-5555")
+        feed.population.add_call(world.home.invoca_id, call_payload("REMOTE1"))
+        world.home.api_base_url = feed.url
+        world.home.save(update_fields=["api_base_url"])
+        token = ApiToken(organization=world.home)
+        token.set_secret("home-token-5555")
+        token.save()
+        response = world.client_for("agent").post(
+            "/calls/find/", {"organization": world.home.pk, "transaction_id": "REMOTE1"}
+        )
+    remote = Call.objects.get(transaction_id="REMOTE1")
+    assert response.headers["Location"] == f"/calls/{remote.pk}/"
+    assert PollRun.objects.filter(kind=PollKind.LOOKUP).count() == 1
