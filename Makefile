@@ -19,13 +19,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help run test lint bench bench-smoke test-system-deps
+.PHONY: help run test test-sqlite test-postgres lint bench bench-smoke test-system-deps
 
 help:
 	@echo "make run    install what is missing, set up the demo, serve http://127.0.0.1:8000/"
 	@echo "make test   install what is missing, run the suite on SQLite and PostgreSQL, smoke benchmarks"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  run the benchmarks in bench/ at full size"
+	@echo "(parts of make test: make test-sqlite, make test-postgres, make bench-smoke)"
 
 $(PY_STAMP): pyproject.toml
 	@if ! $(PY) -c '' 2>/dev/null; then \
@@ -55,20 +56,34 @@ test-system-deps:
 	@scripts/apt-ensure redis-server:redis-server chromium,fonts-liberation:/usr/bin/chromium \
 		"postgresql:/usr/lib/postgresql/*/bin/initdb" $(if $(NPM_STAMP),$(NPM_APT))
 
+# Every step runs even after one fails, so one CI run reports all that is broken.
 test: $(PY_STAMP) test-system-deps $(NPM_STAMP)
+	@failed=""; \
+	for step in test-sqlite test-postgres bench-smoke; do \
+		$(MAKE) --no-print-directory $$step || failed="$$failed $$step"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test FAILED:$$failed" >&2; exit 1; fi; \
+	echo "make test passed: test-sqlite test-postgres bench-smoke"
+
+test-sqlite: $(PY_STAMP)
 	$(PY) -m pytest
+
+# The browser tests exercise the pages, not the database: once (on SQLite) is enough.
+test-postgres: $(PY_STAMP)
 	CIPDASH_TEST_DATABASE=postgres $(PY) -m pytest -m "not browser"
-	@$(MAKE) --no-print-directory bench-smoke
 
 lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
+# Run each benchmark script with $(1) as arguments; fail at the end if any failed.
+bench_each = status=0; for script in $(BENCH_SCRIPTS); do echo "== $$script $(1)"; \
+	PYTHONPATH=$(CURDIR) $(PY) "$$script" $(1) || status=1; done; exit $$status
+
 bench: $(PY_STAMP)
-	@for script in $(BENCH_SCRIPTS); do echo "== $$script"; PYTHONPATH=$(CURDIR) $(PY) "$$script"; done
+	@$(call bench_each,)
 
 # Each benchmark once at a tiny size: proves the scripts still run, measures nothing.
 bench-smoke: $(PY_STAMP)
-	@for script in $(BENCH_SCRIPTS); do echo "== $$script --tiny"; \
-		PYTHONPATH=$(CURDIR) $(PY) "$$script" --tiny; done
+	@$(call bench_each,--tiny)

@@ -59,7 +59,8 @@ def _generate(plan: dict[str, Any]) -> dict[str, Any]:
             with lock:
                 number = next(sequence)
             scheduled = started + number / rate if rate else time.monotonic()
-            if scheduled >= deadline:
+            # Bounded in time: what could not be sent by the end of the phase is not sent.
+            if scheduled >= deadline or time.monotonic() >= deadline:
                 return
             delay = scheduled - time.monotonic()
             if delay > 0:
@@ -81,6 +82,11 @@ def _generate(plan: dict[str, Any]) -> dict[str, Any]:
         thread.start()
     for thread in threads:
         thread.join()
+    if rate:
+        # Requests the schedule called for but the server's pace left unsent are failures too.
+        unsent = max(0, round(rate * seconds) - len(latencies))
+        statuses["unsent"] = unsent
+        errors += unsent
     return {
         "requests": len(latencies),
         "seconds": time.monotonic() - started,

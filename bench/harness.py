@@ -59,20 +59,29 @@ class BenchEnvironment:
     @property
     def child_environment(self) -> dict[str, str]:
         """Environment for the worker, beat and web processes a bench starts."""
-        return {
-            key: os.environ[key]
-            for key in (
-                "CIPDASH_DATA_DIR",
-                "DATABASE_URL",
-                "SECRET_KEY",
-                "TOKEN_ENCRYPTION_KEYS",
-                "REDIS_URL",
-                "CELERY_BROKER_URL",
-                "LOG_LEVEL",
-                "DJANGO_SETTINGS_MODULE",
-            )
-            if key in os.environ
-        } | {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "")}
+        return (
+            {
+                key: os.environ[key]
+                for key in (
+                    "CIPDASH_DATA_DIR",
+                    "DATABASE_URL",
+                    "SECRET_KEY",
+                    "TOKEN_ENCRYPTION_KEYS",
+                    "REDIS_URL",
+                    "CELERY_BROKER_URL",
+                    "LOG_LEVEL",
+                    "DJANGO_SETTINGS_MODULE",
+                )
+                if key in os.environ
+            }
+            | {
+                # Tuning knobs given to the bench (e.g. POLL_TICK_SECONDS=0.5) reach the processes.
+                key: value
+                for key, value in os.environ.items()
+                if key.startswith(("POLL_", "CELERY_"))
+            }
+            | {"PYTHONPATH": str(ROOT), "PATH": os.environ.get("PATH", "")}
+        )
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import argparse
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from harness import (
@@ -224,16 +225,15 @@ def _statements_cell(counts: list[int], *, tiny: bool) -> str:
 def _profile(bench: IngestBench, steady: Any) -> None:
     from pyinstrument import Profiler
 
+    mixed = bench.organization()
+    bench.ingest(mixed, bench.first)
     for title, organization, body in (
         ("nothing changed", steady, bench.first),
-        ("10/5/5 % mix", None, bench.following),
+        ("10/5/5 % mix", mixed, bench.following),
     ):
-        if organization is None:
-            organization = bench.organization()
-            bench.ingest(organization, bench.first)
         profiler = Profiler(interval=0.0005)
         profiler.start()
-        seconds, _ = timed(lambda o=organization, b=body: bench.ingest(o, b))
+        seconds = timed(partial(bench.ingest, organization, body))[0]
         profiler.stop()
         print(f"\nProfile: {title} ({milliseconds(seconds)})")
         print(profiler.output_text(unicode=True, color=False, show_all=False))

@@ -61,14 +61,14 @@ def main() -> None:
         from django.test import Client
         from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-        from calls import selectors
         from calls.models import Call
+        from calls.selectors import live as live_selectors
 
         setup_test_environment()  # records the templates each response rendered
         large = _organization_with_calls(number=1, calls=calls)
-        shown = min(calls, getattr(selectors.live, "LIST_LIMIT", calls))
+        shown = min(calls, getattr(live_selectors, "LIST_LIMIT", calls))
         # The admin's page shows as many calls as the live list does.
-        admin.site._registry[Call].list_per_page = shown
+        admin.site._registry[Call].list_per_page = shown  # type: ignore[misc]
 
         user = User.objects.create_superuser("bench-admin", "bench@example.com", None)
         client = Client()

@@ -80,7 +80,7 @@ def main() -> None:
                         f"{agents} agent{'s' if agents > 1 else ''}",
                         f"{made / expected:.2f}",
                         "1.00 (±1 request)",
-                        verdict(abs(made - expected) <= 1, tiny=arguments.tiny),
+                        verdict(abs(made - round(expected)) <= 1, tiny=arguments.tiny),
                         f"{made} in {elapsed:.1f} s",
                         f"{served} ({served / elapsed:.0f}/s), errors {crowd.stats.errors}, "
                         f"statuses {dict(sorted(crowd.stats.statuses.items()))}",

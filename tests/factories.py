@@ -23,6 +23,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
 class ApiTokenFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ApiToken
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
 

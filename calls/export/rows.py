@@ -94,10 +94,17 @@ def cell_neutralise(value: str) -> str:
     return "'" + value
 
 
-def _time(moment: datetime | None) -> str:
+def _time(moment: str | datetime | None) -> str:
+    """ISO 8601 UTC; the database may already have written it so (ExportRecord)."""
     if moment is None:
         return ""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if type(moment) is str:
+        return moment
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")  # type: ignore[union-attr]
+
+
+def _moment(value: str | datetime) -> datetime:
+    return datetime.fromisoformat(value) if type(value) is str else value  # type: ignore[arg-type]
 
 
 def _text(value: Any) -> str:
@@ -145,9 +152,14 @@ def export_columns(*, keys: Mapping[str, Iterable[str]], snapshots: bool) -> Exp
 
 
 def _duration_seconds(record: ExportRecord, now: datetime) -> str:
-    start = record.bridge_start_time or record.first_seen_at
-    end = record.ended_at or now
+    start = _moment(record.bridge_start_time or record.first_seen_at)
+    end = _moment(record.ended_at) if record.ended_at else now
     return str(max(0, int((end - start).total_seconds())))
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else None
+    return value if type(value) is dict else {}
 
 
 def export_row(*, record: ExportRecord, columns: ExportColumns, now: datetime) -> list[str]:
@@ -175,14 +187,14 @@ def export_row(*, record: ExportRecord, columns: ExportColumns, now: datetime) -
     ]
     if columns.snapshots:
         row.append(_time(record.observed_at))
-    general = record.general or {}
+    general = _json_object(record.general)
     for name in columns.general:
         if name in _RECORD_GENERAL:
             value = getattr(record, name)
             row.append(_time(value) if name == "start_time" else text(value))
         else:
             row.append(text(general.get(name)))
-    custom = record.custom_data or {}
+    custom = _json_object(record.custom_data)
     for name in columns.custom:
         entry = custom.get(name)
         if type(entry) is dict:
@@ -191,7 +203,7 @@ def export_row(*, record: ExportRecord, columns: ExportColumns, now: datetime) -
         else:
             row.append(text(entry))
             row.append("")
-    demographics = record.demographics or {}
+    demographics = _json_object(record.demographics)
     row.extend([text(demographics.get(key)) for key in columns.demographics])
     return row
 
