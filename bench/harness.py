@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:
 # Fixed, throwaway secrets: a bench database never holds anything worth protecting.
 _BENCH_SECRET_KEY = "bench-secret-key-not-for-production-" + "x" * 20
 _BENCH_TOKEN_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="
+_PLAIN_HTTP = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
 
 
 def bench_arguments(
@@ -71,6 +72,7 @@ class BenchEnvironment:
                     "CELERY_BROKER_URL",
                     "LOG_LEVEL",
                     "DJANGO_SETTINGS_MODULE",
+                    *_PLAIN_HTTP,
                 )
                 if key in os.environ
             }
@@ -97,6 +99,10 @@ def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[Bench
         os.environ["SECRET_KEY"] = _BENCH_SECRET_KEY
         os.environ["TOKEN_ENCRYPTION_KEYS"] = _BENCH_TOKEN_KEY
         os.environ.setdefault("LOG_LEVEL", "WARNING")
+        # Plain HTTP on loopback: the HTTPS-only production defaults (on whenever a database
+        # URL is set) would redirect every request.
+        for name in _PLAIN_HTTP:
+            os.environ[name] = "false"
         os.environ["DJANGO_SETTINGS_MODULE"] = "cipdash.settings"
         os.environ.pop("DATABASE_URL", None)
         redis_url = ""

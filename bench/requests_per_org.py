@@ -82,7 +82,7 @@ def main() -> None:
                         "1.00 (±1 request)",
                         verdict(abs(made - round(expected)) <= 1, tiny=arguments.tiny),
                         f"{made} in {elapsed:.1f} s",
-                        f"{served} ({served / elapsed:.0f}/s), errors {crowd.stats.errors}, "
+                        f"{served} ({served / elapsed:.1f}/s), errors {crowd.stats.errors}, "
                         f"statuses {dict(sorted(crowd.stats.statuses.items()))}",
                     ]
                 )

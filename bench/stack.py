@@ -45,15 +45,6 @@ def sandbox_organizations(
     return organizations
 
 
-def _web_environment(environment: BenchEnvironment) -> dict[str, str]:
-    # Plain HTTP on loopback: the HTTPS-only production defaults would redirect every request.
-    return environment.child_environment | {
-        "SECURE_SSL_REDIRECT": "false",
-        "SESSION_COOKIE_SECURE": "false",
-        "CSRF_COOKIE_SECURE": "false",
-    }
-
-
 @contextlib.contextmanager
 def processes(
     commands: list[tuple[str, list[str]]],
@@ -72,7 +63,7 @@ def processes(
                 subprocess.Popen(
                     argv,
                     cwd=ROOT,
-                    env=_web_environment(environment) | (extra_environment or {}),
+                    env=environment.child_environment | (extra_environment or {}),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

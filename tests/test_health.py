@@ -31,7 +31,7 @@ def healthz(client: Client) -> tuple[int, dict[str, Any]]:
 @pytest.fixture
 def healthy_org():
     tasks.polls_dispatch()  # a real beat tick: writes the heartbeat
-    return OrganizationFactory(
+    return OrganizationFactory.create(
         name="Acme Secret Name", last_success_at=timezone.now(), poll_interval_seconds=5
     )
 
@@ -47,16 +47,16 @@ def test_all_well(client, healthy_org):
 
 
 def test_anonymous_and_members_see_counts_staff_see_detail(client, healthy_org):
-    OrganizationFactory(name="Never Polled Co")  # new: gets a few intervals of grace
+    OrganizationFactory.create(name="Never Polled Co")  # new: gets a few intervals of grace
     _, anonymous = healthz(client)
     assert "Acme Secret Name" not in str(anonymous)
     assert "items" not in anonymous["organizations"]
 
-    client.force_login(UserFactory())
+    client.force_login(UserFactory.create())
     _, member = healthz(client)
     assert "items" not in member["organizations"]
 
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     _, staff = healthz(client)
     items = {item["name"]: item for item in staff["organizations"]["items"]}
     assert set(items) == {"Acme Secret Name", "Never Polled Co"}
@@ -74,9 +74,11 @@ def test_anonymous_and_members_see_counts_staff_see_detail(client, healthy_org):
 
 def test_stale_organization_degrades_but_keeps_serving(client, healthy_org):
     now = timezone.now()
-    late = OrganizationFactory(poll_interval_seconds=5, last_success_at=now - timedelta(seconds=16))
-    OrganizationFactory(poll_interval_seconds=5, last_success_at=now - timedelta(seconds=14))
-    OrganizationFactory(enabled=False, status=OrganizationStatus.DISABLED)  # not counted
+    late = OrganizationFactory.create(
+        poll_interval_seconds=5, last_success_at=now - timedelta(seconds=16)
+    )
+    OrganizationFactory.create(poll_interval_seconds=5, last_success_at=now - timedelta(seconds=14))
+    OrganizationFactory.create(enabled=False, status=OrganizationStatus.DISABLED)  # not counted
     status, body = healthz(client)
     assert status == 200
     assert body["status"] == "degraded"
@@ -87,11 +89,11 @@ def test_stale_organization_degrades_but_keeps_serving(client, healthy_org):
 
 
 def test_auth_failed_organization_is_reported_stale(client, healthy_org):
-    OrganizationFactory(
+    OrganizationFactory.create(
         status=OrganizationStatus.AUTH_FAILED,
         last_success_at=timezone.now() - timedelta(minutes=5),
     )
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     _, body = healthz(client)
     failed = [item for item in body["organizations"]["items"] if item["stale"]]
     assert [item["status"] for item in failed] == ["auth_failed"]

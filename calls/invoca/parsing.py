@@ -4,17 +4,16 @@ demographics top-level or inside custom_data, old and new time names, unknown va
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from calls.invoca.errors import BadResponse
+from calls.memory import cycle_collector_paused
 from calls.phones import Phone, phone_parse
 
 JsonScalar = str | int | float | bool | None
@@ -330,21 +329,6 @@ def current_call_parse(payload: Any) -> CurrentCall:
     )
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Parsing builds tens of thousands of acyclic objects while the decoded body (hundreds of
-    thousands more) is alive; every cycle collection those allocations trigger walks them all
-    and frees nothing (about a third of the parse time for 5,000 calls). Reference counting
-    still frees everything as usual; the collector resumes when the loop ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def current_calls_parse(
     body: Any, *, http_status: int = 200, filtered: bool = False
 ) -> CurrentCallsResult:
@@ -366,7 +350,7 @@ def current_calls_parse(
     rejected: list[str] = []
     notes: list[str] = []
     seen: set[str] = set()
-    with _collector_paused():
+    with cycle_collector_paused():
         for position, entry in enumerate(entries):
             try:
                 call = current_call_parse(entry)

@@ -258,6 +258,7 @@ class ExportSource:
     def records(self) -> Iterator[ExportRecord]:
         """In ExportRecord's field order: the call's columns, the state, the organization's
         name, and for snapshots when each was observed."""
+        rows: QuerySet[Any]
         if self.snapshots is None:
             rows, call_path = self.calls.order_by("first_seen_at", "pk"), ""
         else:
@@ -276,8 +277,9 @@ class ExportSource:
 
 def _sqlite_distinct_keys(rows: QuerySet[Any], column: str) -> set[str]:
     sql, params = rows.values(export_value=F(column)).query.sql_with_params()
-    query = (  # noqa: S608 (Django's own compiled query; every value stays a parameter)
-        f"SELECT DISTINCT item.key FROM ({sql}) export_rows, "
+    # Django's own compiled query, wrapped; every value in it stays a parameter.
+    query = (
+        f"SELECT DISTINCT item.key FROM ({sql}) export_rows, "  # noqa: S608
         "json_each(export_rows.export_value) item "
         "WHERE json_type(export_rows.export_value) = 'object'"
     )

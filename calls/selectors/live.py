@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from calls.models import Call, CallSnapshot, HighlightRule
 from calls.phones import phone_e164
@@ -113,24 +114,26 @@ def call_list(
         )
     if filters.search:
         calls = calls.filter(search_q(filters.search))
+    calls = with_earlier_count(calls, viewer=viewer)
     return list(calls.select_related("organization")[:LIST_LIMIT])
 
 
-def repeat_counts(
-    *, user: AbstractBaseUser | AnonymousUser, calls: Iterable[Call]
-) -> dict[str, int]:
-    """E.164 number → how many calls the viewer can see from it (one query)."""
-    numbers = {call.calling_phone_number for call in calls if call.calling_phone_number}
-    if not numbers:
-        return {}
-    rows = (
-        calls_visible(user=user)
-        .filter(calling_phone_number__in=numbers)
+def with_earlier_count(calls: QuerySet[Call], *, viewer: Viewer) -> QuerySet[Call]:
+    """Annotate `earlier_count`: calls from the same E.164 number first seen before this one,
+    in the viewer's organizations. A correlated subquery keeps the list at one statement."""
+    earlier = (
+        Call.objects.filter(
+            organization_id__in=viewer.ids,
+            calling_phone_number=OuterRef("calling_phone_number"),
+            first_seen_at__lt=OuterRef("first_seen_at"),
+        )
+        .exclude(calling_phone_number="")
+        .order_by()
         .values("calling_phone_number")
         .annotate(total=Count("pk"))
-        .values_list("calling_phone_number", "total")
+        .values("total")
     )
-    return dict(rows)
+    return calls.annotate(earlier_count=Coalesce(Subquery(earlier), Value(0)))
 
 
 def highlight_rules_by_org(*, organization_ids: Iterable[int]) -> dict[int, list[HighlightRule]]:
@@ -157,14 +160,17 @@ def call_snapshots(*, call: Call) -> list[CallSnapshot]:
 def earlier_calls(
     *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call: Call, now: datetime
 ) -> list[Call]:
-    """Other calls from the same number that the viewer may open, newest first."""
+    """Calls from the same number first seen before this one that the viewer may open,
+    newest first."""
     if not call.calling_phone_number:
         return []
     calls = viewable_calls(
         calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
     )
     return list(
-        calls.filter(calling_phone_number=call.calling_phone_number)
+        calls.filter(
+            calling_phone_number=call.calling_phone_number, first_seen_at__lt=call.first_seen_at
+        )
         .exclude(pk=call.pk)
         .order_by("-first_seen_at", "-pk")[:EARLIER_CALLS_LIMIT]
     )

@@ -143,15 +143,19 @@ def feed_version_token(*, viewer: Viewer, now: datetime, extra: str) -> str:
     return hashlib.blake2b("|".join(parts).encode(), digest_size=8).hexdigest()
 
 
+def user_time_zone_setting(*, user: AbstractBaseUser | AnonymousUser) -> str:
+    """The user's own time zone setting; "" when they follow their organization's."""
+    if not user.is_authenticated:
+        return ""
+    preference = UserPreference.objects.filter(user_id=user.pk)
+    return preference.values_list("time_zone", flat=True).first() or ""
+
+
 def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
     """The user's own setting, else their first organization's, else UTC."""
-    if user.is_authenticated:
-        preference = UserPreference.objects.filter(user_id=user.pk).values_list(
-            "time_zone", flat=True
-        )
-        chosen = preference.first()
-        if chosen:
-            return chosen
+    chosen = user_time_zone_setting(user=user)
+    if chosen:
+        return chosen
     for org in viewer.organizations:
         if org.time_zone:
             return org.time_zone

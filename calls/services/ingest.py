@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import F, Q
 
 from calls.invoca import CurrentCall, CurrentCallsResult
+from calls.memory import cycle_collector_paused
 from calls.models import Call, CallSnapshot, Organization
 
 _UPSERT_FIELDS = [
@@ -95,6 +96,13 @@ def calls_apply(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
     """Write one answer's calls. Must run inside a transaction (poll_result_ingest's)."""
+    with cycle_collector_paused():  # thousands of rows, no reference cycles (calls.memory)
+        return _calls_write(organization=organization, result=result, now=now)
+
+
+def _calls_write(
+    *, organization: Organization, result: CurrentCallsResult, now: datetime
+) -> IngestCounts:
     by_id = {call.transaction_id: call for call in result.calls}
     known = {
         transaction_id: (pk, digest, ended_at)

@@ -15,7 +15,6 @@ from calls.selectors.live import (
     call_list,
     highlight_rules_by_org,
     list_filters_parse,
-    repeat_counts,
 )
 from calls.selectors.viewer import feed_problems, feed_version_token, viewer_get, viewer_time_zone
 from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
@@ -37,13 +36,12 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
 
     calls = call_list(user=request.user, viewer=viewer, filters=filters, now=now)
     rules = highlight_rules_by_org(organization_ids={call.organization_id for call in calls})
-    counts = repeat_counts(user=request.user, calls=calls)
     rows = [
         call_row(
             call=call,
             role=viewer.role(call.organization_id),
             rules=rules.get(call.organization_id, ()),
-            repeat_count=max(0, counts.get(call.calling_phone_number, 1) - 1),
+            repeat_count=getattr(call, "earlier_count", 0),
         )
         for call in calls
     ]

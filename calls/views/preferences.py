@@ -7,11 +7,11 @@ import zoneinfo
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from calls.models import UserPreference
-from calls.selectors.viewer import viewer_get, viewer_time_zone
+from calls.selectors.viewer import user_time_zone_setting, viewer_get, viewer_time_zone
 from calls.services.preferences import user_preference_set
 
 
@@ -27,13 +27,10 @@ class PreferenceForm(forms.Form):
 
 @login_required
 def preferences(request: HttpRequest) -> HttpResponse:
-    current = (
-        UserPreference.objects.filter(user_id=request.user.pk)
-        .values_list("time_zone", flat=True)
-        .first()
-    )
-    form = PreferenceForm(request.POST or None, initial={"time_zone": current or ""})
+    current = user_time_zone_setting(user=request.user)
+    form = PreferenceForm(request.POST or None, initial={"time_zone": current})
     if request.method == "POST" and form.is_valid():
+        assert isinstance(request.user, AbstractBaseUser)  # login_required
         user_preference_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
         messages.success(request, "Saved. Times now show in your chosen time zone.")
         return redirect("calls:preferences")

@@ -99,6 +99,13 @@ def floor_create() -> Floor:
             custom_data={"utm_source": {"value": "bing", "source": "DynamicAttribution"}},
         ),
     ]
-    ingest(org, payloads)
+    # The routing webhook's value arrives a few seconds after the transfer: the detail
+    # page's timeline shows it as a change between the first two snapshots.
+    early = [dict(p) for p in payloads]
+    early[0] = {
+        **early[0],
+        "custom_data": {k: v for k, v in early[0]["custom_data"].items() if k != "policy"},
+    }
+    ingest(org, early, timezone.now() - timedelta(seconds=4))
     ingest(org, payloads)  # a second clean poll: a healthy, current feed
     return Floor(org, agent, supervisor, restricted, payloads)

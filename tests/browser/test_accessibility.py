@@ -43,7 +43,13 @@ def test_no_serious_accessibility_violations(
 
     session = open_session(floor.agent, bypass_csp=True)
     session.page.emulate_media(color_scheme=scheme)
-    for name, path in (("list", "/"), ("detail", f"/calls/{hot.pk}/"), ("wallboard", "/wall/")):
+    pages = (
+        ("list", "/"),
+        ("detail", f"/calls/{hot.pk}/"),
+        ("wallboard", "/wall/"),
+        ("find", "/calls/find/"),
+    )
+    for name, path in pages:
         session.goto(path)
         problems[name] = axe_problems(session)
-    assert problems == {"login": [], "list": [], "detail": [], "wallboard": []}
+    assert problems == {"login": [], "list": [], "detail": [], "wallboard": [], "find": []}

@@ -54,8 +54,8 @@ def make_org(feed: SandboxFeed) -> Callable[..., FeedOrganization]:
         feed.add_organization(invoca_id, token, target_live=target_live)  # type: ignore[arg-type]
         fields.setdefault("api_base_url", feed.url)
         fields.setdefault("poll_interval_seconds", 1.0)
-        organization = OrganizationFactory(invoca_id=invoca_id, **fields)
-        ApiTokenFactory(organization=organization, secret=token)
+        organization = OrganizationFactory.create(invoca_id=invoca_id, **fields)
+        ApiTokenFactory.create(organization=organization, secret=token)
         return FeedOrganization(organization, invoca_id, token)
 
     return make

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -19,13 +20,15 @@ from cipdash.celery import app
 from tests.faults.processes import CeleryWorker, shared_database_environment, wait_until
 from tests.servers import RedisServer
 
+T = TypeVar("T")
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 
-def run_together(count: int, work: Callable[[], object]) -> list[object]:
+def run_together(count: int, work: Callable[[], T]) -> list[T]:
     """Start `count` threads at the same instant; each gets its own database connection."""
     barrier = threading.Barrier(count)
-    results: list[object] = []
+    results: list[T] = []
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -73,7 +76,7 @@ def test_two_beats_dispatch_each_slot_once(feed, make_org):
     orgs = [make_org(poll_interval_seconds=30) for _ in range(3)]
     feed.set_fault("slow", delay=0.2)  # overlapping ticks
     claimed = run_together(2, tasks.polls_dispatch)
-    assert sorted(claimed) == [0, 3]
+    assert sum(claimed) == 3  # each slot claimed by exactly one of them
     for org in orgs:
         assert feed.request_count(org.invoca_id) == 1
     assert PollRun.objects.count() == 3

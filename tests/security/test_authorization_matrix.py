@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.contrib import admin
@@ -73,12 +74,12 @@ def world(feed, make_org) -> World:  # type: ignore[no-untyped-def]
         assert poll(org).clean
         calls[side] = Call.objects.get(transaction_id=transaction_id)
     home, away = orgs["home"].organization, orgs["away"].organization
-    users = {
-        "agent": MembershipFactory(organization=home, role=Role.AGENT).user,
-        "supervisor": MembershipFactory(organization=home, role=Role.SUPERVISOR).user,
-        "restricted": MembershipFactory(organization=home, role=Role.RESTRICTED).user,
-        "outsider": MembershipFactory(organization=away, role=Role.SUPERVISOR).user,
-        "staff": UserFactory(is_staff=True, is_superuser=True),
+    users: dict[str, Any] = {
+        "agent": MembershipFactory.create(organization=home, role=Role.AGENT).user,
+        "supervisor": MembershipFactory.create(organization=home, role=Role.SUPERVISOR).user,
+        "restricted": MembershipFactory.create(organization=home, role=Role.RESTRICTED).user,
+        "outsider": MembershipFactory.create(organization=away, role=Role.SUPERVISOR).user,
+        "staff": UserFactory.create(is_staff=True, is_superuser=True),
     }
     world = World(orgs=orgs, calls=calls)
     world.clients["anonymous"] = Client()

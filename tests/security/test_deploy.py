@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.urls import reverse
@@ -24,7 +25,7 @@ _SETTINGS_PROBE = (
     "print(json.dumps({name: getattr(s, name) for name in ["
     "'DEBUG', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', "
     "'SECURE_SSL_REDIRECT', 'SECURE_HSTS_SECONDS', 'SECURE_CONTENT_TYPE_NOSNIFF', "
-    "'SECURE_REFERRER_POLICY', 'X_FRAME_OPTIONS', 'SECURE_REDIRECT_EXEMPT']}))"
+    "'SECURE_REFERRER_POLICY', 'X_FRAME_OPTIONS', 'SECURE_REDIRECT_EXEMPT', 'LOGGING']}))"
 )
 
 
@@ -52,7 +53,7 @@ def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
-def production_settings(**overrides: str) -> dict[str, object]:
+def production_settings(**overrides: str) -> dict[str, Any]:
     done = run_python(production_environment(**overrides), "-c", _SETTINGS_PROBE)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -80,8 +81,13 @@ def test_production_defaults_are_strict_and_configurable():
 
     relaxed = production_settings(SECURE_SSL_REDIRECT="false", SECURE_HSTS_SECONDS="0")
     assert (relaxed["SECURE_SSL_REDIRECT"], relaxed["SECURE_HSTS_SECONDS"]) == (False, 0)
-    preload = production_settings(SECURE_HSTS_SECONDS="63072000")
-    assert preload["SECURE_HSTS_SECONDS"] == 63072000
+    assert strict["LOGGING"]["handlers"]["console"]["formatter"] == "plain"
+
+    tuned = production_settings(SECURE_HSTS_SECONDS="63072000", LOG_FORMAT="json")
+    assert tuned["SECURE_HSTS_SECONDS"] == 63072000
+    # One JSON object per line for log shippers.
+    assert tuned["LOGGING"]["handlers"]["console"]["formatter"] == "json"
+    assert tuned["LOGGING"]["formatters"]["json"]["()"] == "cipdash.logging.JsonFormatter"
 
 
 def test_production_refuses_to_start_without_its_secrets():
@@ -91,7 +97,7 @@ def test_production_refuses_to_start_without_its_secrets():
 
 @pytest.mark.django_db
 def test_headers_allow_only_our_own_scripts(client, settings):
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     for url in (reverse("login"), reverse("calls:live")):
         response = client.get(url, secure=True)
         assert response.status_code == 200, url

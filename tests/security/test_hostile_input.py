@@ -55,7 +55,7 @@ class RawAnswerServer:
 
 @pytest.fixture
 def staff_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     return client
 
 
@@ -152,8 +152,8 @@ def test_characters_databases_refuse_do_not_break_the_poll(name):
         ]
     }
     with RawAnswerServer(json.dumps(answer, ensure_ascii=True).encode()) as server:
-        organization = OrganizationFactory(api_base_url=server.url, poll_interval_seconds=1)
-        ApiTokenFactory(organization=organization)
+        organization = OrganizationFactory.create(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory.create(organization=organization)
         for _ in range(2):
             attempt = poll(organization)
             assert attempt.run.outcome in (PollOutcome.CLEAN, PollOutcome.PARTIAL), (
@@ -191,8 +191,8 @@ RAW_BODIES = {
 def test_undecodable_answer_is_a_failed_poll_with_a_clear_error(name):
     body, reason = RAW_BODIES[name]
     with RawAnswerServer(body) as server:
-        organization = OrganizationFactory(api_base_url=server.url, poll_interval_seconds=1)
-        ApiTokenFactory(organization=organization)
+        organization = OrganizationFactory.create(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory.create(organization=organization)
         for failures in (1, 2):
             attempt = poll(organization)
             organization.refresh_from_db()

@@ -23,7 +23,7 @@ def sign_in(client, url: str, username: str, password: str, address: str = "203.
 
 
 def test_repeated_failures_lock_login_and_admin(client):
-    user = UserFactory(username="alice", is_staff=True)
+    user = UserFactory.create(username="alice", is_staff=True)
     login = reverse("login")
     first = sign_in(client, login, "alice", "wrong")
     assert first.status_code == 200 and LOCKED_MESSAGE not in first.content.decode()
@@ -41,7 +41,7 @@ def test_repeated_failures_lock_login_and_admin(client):
     assert "_auth_user_id" not in client.session
 
     # Someone else at the same address is not locked out by alice's failures.
-    UserFactory(username="bob")
+    UserFactory.create(username="bob")
     assert sign_in(client, login, "bob", PASSWORD).status_code == 302
 
     # Once an administrator clears the lock (or the cool-off passes), alice signs in.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from tests.faults.support import poll
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
-FAULTS = [
+FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("401", {}),
     ("403", {}),
     ("429", {"retry_after": 1}),
@@ -140,7 +141,7 @@ def test_reprs_and_errors_hide_the_token(make_org):
 def test_admin_pages_and_exports_never_show_the_token(feed, make_org, client):
     org = make_org()
     poll(org)
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     token = ApiToken.objects.get(organization=org.organization)
     pages = [
         reverse("admin:calls_organization_changelist"),

@@ -51,17 +51,28 @@ def test_detail_shows_sources_grouped_demographics_and_timeline(world: World) ->
     assert "RoutingWebhookX" in body and "claims" in body  # an unknown source, as it came
     for group in ("Identity", "Address", "Household"):
         assert f"<h3>{group}</h3>" in body
-    assert "custom · queue" in body and "(empty)" in body  # what changed between snapshots
+    assert "custom · queue" in body and "arrived:" in body  # what changed between snapshots
     assert "Raw payload" in body and "&quot;transaction_id&quot;: &quot;HOME1&quot;" in body
     assert "data-poll" in body and "Live" in body
 
 
 def test_earlier_calls_from_the_same_number_are_linked(world: World) -> None:
-    ingest(world.home, [call_payload("HOME1"), call_payload("OLDER")])
-    older = Call.objects.get(transaction_id="OLDER")
+    ingest(world.home, [call_payload("HOME1"), call_payload("OLDER"), call_payload("LATER")])
+    Call.objects.filter(transaction_id="OLDER").update(
+        first_seen_at=world.call.first_seen_at - timedelta(hours=1)
+    )
+    older, later = (
+        Call.objects.get(transaction_id="OLDER"),
+        Call.objects.get(transaction_id="LATER"),
+    )
     body = detail(world, "agent", world.call).content.decode()
     assert f'href="/calls/{older.pk}/"' in body
+    assert f'href="/calls/{later.pk}/"' not in body  # not an earlier call
     assert "Repeat \u00d71" in body
+    row = next(
+        r for r in world.client_for("agent").get("/").context["rows"] if r.call.pk == world.call.pk
+    )
+    assert row.repeat_count == 1
 
 
 def test_ended_call_is_marked_and_not_polled(world: World) -> None:

@@ -1,0 +1,93 @@
+"""Live-list reads: role-scoped history, search, repeat counts, find-a-call."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calls.invoca import CallFilters
+from calls.models import Call, Role
+from calls.selectors.find import calls_find
+from calls.selectors.live import (
+    ListFilters,
+    call_detail_get,
+    call_list,
+    list_filters_parse,
+)
+from calls.selectors.viewer import viewer_get
+from tests.factories import MembershipFactory, OrganizationFactory, call_payload
+from tests.views.conftest import ingest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_history_depends_on_role_and_recency() -> None:
+    org = OrganizationFactory()
+    ingest(org, [call_payload("OLD"), call_payload("RECENT"), call_payload("LIVE")])
+    now = timezone.now()
+    Call.objects.filter(transaction_id="OLD").update(ended_at=now - timedelta(hours=3))
+    Call.objects.filter(transaction_id="RECENT").update(ended_at=now - timedelta(minutes=3))
+    ended = ListFilters(status="ended")
+    for role, expected in ((Role.AGENT, ["RECENT"]), (Role.SUPERVISOR, ["RECENT", "OLD"])):
+        user = MembershipFactory(organization=org, role=role).user
+        viewer = viewer_get(user=user)
+        rows = call_list(user=user, viewer=viewer, filters=ended, now=now)
+        assert [c.transaction_id for c in rows] == expected, role
+        live = call_list(user=user, viewer=viewer, filters=ListFilters(), now=now)
+        assert [c.transaction_id for c in live] == ["LIVE"]
+        old = Call.objects.get(transaction_id="OLD")
+        found = call_detail_get(user=user, viewer=viewer, call_id=old.pk, now=now)
+        assert (found is not None) is (role == Role.SUPERVISOR)
+
+
+def test_filters_parse_drops_foreign_and_unknown_values() -> None:
+    mine, other = OrganizationFactory(), OrganizationFactory()
+    viewer = viewer_get(user=MembershipFactory(organization=mine).user)
+    parsed = list_filters_parse(
+        params={"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
+    )
+    assert parsed == ListFilters(organization_id=None, search="x", status="live")
+    assert list_filters_parse(params={"org": str(mine.pk)}, viewer=viewer).organization_id == (
+        mine.pk
+    )
+
+
+def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
+    org = OrganizationFactory()
+    ingest(
+        org,
+        [
+            call_payload("A"),
+            call_payload("B"),
+            call_payload("C", calling_phone_number="+12125550188"),
+        ],
+    )
+    Call.objects.filter(transaction_id="A").update(first_seen_at=timezone.now() - timedelta(days=1))
+    user = MembershipFactory(organization=org).user
+    viewer = viewer_get(user=user)
+    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
+    earlier = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+    assert earlier == {"A": 0, "B": 1, "C": 0}
+    found = calls_find(
+        user=user,
+        viewer=viewer,
+        organization_ids=[org.pk],
+        filters=CallFilters(
+            calling_phone_number="1 (310) 555-0147", destination_phone_number="8885550199"
+        ),
+        now=timezone.now(),
+    )
+    assert sorted(c.transaction_id for c in found) == ["A", "B"]
+    outsider = MembershipFactory(organization=OrganizationFactory()).user
+    assert (
+        calls_find(
+            user=outsider,
+            viewer=viewer_get(user=outsider),
+            organization_ids=[org.pk],
+            filters=CallFilters(transaction_id="A"),
+            now=timezone.now(),
+        )
+        == []
+    )
