@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 
 class SecretUndecryptable(Exception):
@@ -18,10 +19,12 @@ def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in settings.TOKEN_ENCRYPTION_KEYS])
 
 
+@sensitive_variables()
 def secret_encrypt(plain: str) -> str:
     return _fernet().encrypt(plain.encode()).decode()
 
 
+@sensitive_variables()
 def secret_decrypt(cipher: str) -> str:
     try:
         return _fernet().decrypt(cipher.encode()).decode()

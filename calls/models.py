@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from calls.crypto import secret_decrypt, secret_encrypt
 
@@ -102,10 +103,12 @@ class ApiToken(models.Model):
     def __repr__(self) -> str:
         return f"<ApiToken id={self.pk} …{self.last4} active={self.active}>"
 
+    @sensitive_variables("plain")
     def set_secret(self, plain: str) -> None:
         self.secret_encrypted = secret_encrypt(plain)
         self.last4 = plain[-4:]
 
+    @sensitive_variables()
     def reveal_secret(self) -> str:
         """The plain secret; only calls.invoca's callers use it, to build a request header."""
         return secret_decrypt(self.secret_encrypted)
@@ -211,6 +214,8 @@ class Call(models.Model):
         indexes = [
             models.Index(fields=["organization", "ended_at", "bridge_start_time"]),
             models.Index(fields=["calling_phone_number"]),
+            # Admin and lookups search by transaction id across organizations.
+            models.Index(fields=["transaction_id"]),
             models.Index(fields=["organization", "last_seen_at"]),
         ]
 

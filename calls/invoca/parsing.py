@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from calls.invoca.errors import BadResponse
 from calls.memory import cycle_collector_paused
 from calls.phones import Phone, phone_parse
@@ -45,10 +47,12 @@ _IDENTITY_KEYS = frozenset(
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-# The canonical form the content hash is taken of; one encoder, not one per call.
+# The canonical form the content hash is taken of (sorted keys, no spaces, UTF-8), for what
+# orjson cannot write; one encoder, not one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-# A value's text (default separators) is at most twice its share of the compact canonical form,
-# so in a call whose canonical form is this short no value can pass MAX_VALUE_CHARS.
+# A value's text (default separators) is at most twice its share of the compact canonical form
+# (counted in bytes, never fewer than characters), so in a call whose canonical form is this
+# short no value can pass MAX_VALUE_CHARS.
 _SHORT_CALL_CHARS = MAX_VALUE_CHARS // 2
 
 
@@ -247,12 +251,24 @@ def _demographics(*blocks: Any) -> dict[str, JsonScalar]:
     return merged
 
 
-def _digest(canonical: str) -> str:
-    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def _canonical(payload: Mapping[str, Any]) -> bytes:
+    """The same bytes as json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for everything Invoca sends (text, integers, booleans, nulls), three times faster: it is
+    the largest cost of parsing a poll. Floats may be written differently (1e-05 as 0.00001),
+    which only ever changes a hash, not what it detects. What orjson refuses (integers beyond
+    64 bits, lone surrogates) goes through the standard library."""
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError included
+        return _CANONICAL.encode(payload).encode("utf-8", "surrogatepass")
+
+
+def _digest(canonical: bytes) -> str:
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
 
 def content_hash(payload: Mapping[str, Any]) -> str:
-    return _digest(_CANONICAL.encode(payload))
+    return _digest(_canonical(payload))
 
 
 def _general(payload: dict[str, Any]) -> dict[str, str]:
@@ -305,7 +321,7 @@ def current_call_parse(payload: Any) -> CurrentCall:
         raise CallRejected("entry has no transaction_id")
     if len(transaction_id) > MAX_TRANSACTION_ID_CHARS:
         raise CallRejected(f"transaction_id is {len(transaction_id)} characters")
-    canonical = _CANONICAL.encode(payload)
+    canonical = _canonical(payload)
     parts = _deferred_parts if len(canonical) <= _SHORT_CALL_CHARS else _eager_parts
     general, custom, demographics = parts(payload)
     return CurrentCall(

@@ -1,4 +1,4 @@
-"""Helpers shared by the fault tests (fixtures live in conftest.py)."""
+"""Helpers shared by the fault and security tests (their fixtures: fixtures.py)."""
 
 from __future__ import annotations
 
