@@ -23,7 +23,8 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make run    install what is missing, set up the demo, serve http://127.0.0.1:8000/"
-	@echo "make test   install what is missing, run the suite on SQLite and PostgreSQL, smoke benchmarks"
+	@echo "make test   install what is missing, run the suite on SQLite and PostgreSQL,"
+	@echo "            run each benchmark once at a tiny size"
 	@echo "make lint   ruff check, ruff format --check, mypy"
 	@echo "make bench  run the benchmarks in bench/ at full size"
 	@echo "(parts of make test: make test-sqlite, make test-postgres, make bench-smoke)"

@@ -42,8 +42,13 @@ def _organization_with_calls(*, number: int, calls: int) -> Any:
     from calls.sandbox.population import bulk_payload
     from calls.services import poll_result_ingest
 
+    # Polled once here and never again: a long interval keeps its feed healthy (not stale)
+    # for the whole run, so the list's version changes only when its calls do.
     organization = Organization.objects.create(
-        name=f"Live {number}", organization_type="Network", invoca_id=str(number)
+        name=f"Live {number}",
+        organization_type="Network",
+        invoca_id=str(number),
+        poll_interval_seconds=3600,
     )
     now = timezone.now() - timedelta(seconds=1)
     result = current_calls_parse(json.loads(json.dumps(bulk_payload(calls, seed=number))))

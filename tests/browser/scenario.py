@@ -41,7 +41,7 @@ def floor_create() -> Floor:
             name="Acme Insurance",
             pinned_fields=["lead_type", "utm_source", "policy"],
             time_zone="America/Los_Angeles",
-            poll_interval_seconds=2.0,
+            poll_interval_seconds=5.0,
         )
         HighlightRule.objects.create(
             organization=org, field="lead_type", value="hot", label="Hot lead", colour="red"

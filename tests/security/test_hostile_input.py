@@ -3,7 +3,9 @@ crash loop, never markup that runs in an agent's browser."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +84,16 @@ def test_markup_and_formulas_are_stored_as_text_and_shown_escaped(feed, make_org
     detail = pages[1].content.decode()
     assert html.escape("<script>alert(1)</script>") in detail
     assert "=HYPERLINK(" in html.unescape(detail)  # shown as text
+
+    # In the CSV every formula is neutralised: no cell a spreadsheet would evaluate.
+    export = staff_client.get(reverse("calls:export") + "?status=all", secure=True)
+    assert export.status_code == 200
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "HOSTILE-0000-0000-0000-0001" in cells
+    for formula in (HOSTILE_VALUES["export_formula"], HOSTILE_VALUES["csv_injection"]):
+        assert formula not in cells
+        assert any(cell.endswith(formula) for cell in cells)  # kept, but inert
 
 
 def _one_good_one_bad(feed, org, bad: dict) -> None:
