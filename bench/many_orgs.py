@@ -99,7 +99,7 @@ def _analyse(
 def main() -> None:
     arguments = bench_arguments(__doc__ or "", _options)
     if arguments.tiny:
-        arguments.orgs, arguments.calls, arguments.seconds, arguments.interval = 5, 5, 5.0, 1.0
+        arguments.orgs, arguments.calls, arguments.seconds, arguments.interval = 5, 5, 3.0, 1.0
     from django.utils import timezone
 
     from calls.sandbox.server import SandboxFeed

@@ -44,7 +44,7 @@ def _wait_until(condition: object, timeout: float, what: str) -> None:
 def main() -> None:
     arguments = bench_arguments(__doc__ or "", _options)
     if arguments.tiny:
-        arguments.agents, arguments.seconds, arguments.interval = 3, 3.0, 1.0
+        arguments.agents, arguments.seconds, arguments.interval = 3, 2.0, 1.0
     from calls.sandbox.server import SandboxFeed
     from tests.servers import free_port
 

@@ -58,17 +58,17 @@ def processes(
     logs = Path(environment.data_dir)
     try:
         for name, argv in commands:
-            log = (logs / f"{name}.log").open("wb")
-            started.append(
-                subprocess.Popen(
-                    argv,
-                    cwd=ROOT,
-                    env=environment.child_environment | (extra_environment or {}),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
+            with (logs / f"{name}.log").open("wb") as log:
+                started.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=ROOT,
+                        env=environment.child_environment | (extra_environment or {}),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
                 )
-            )
         yield {name: process for (name, _), process in zip(commands, started, strict=True)}
     finally:
         for process in started:

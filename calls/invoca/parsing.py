@@ -50,6 +50,14 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # The canonical form the content hash is taken of (sorted keys, no spaces, UTF-8), for what
 # orjson cannot write; one encoder, not one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# Types JSON has no word for (datetimes, dataclasses, subclasses) go to the fallback, which
+# refuses them as it always did, rather than being written in orjson's own way.
+_ORJSON_CANONICAL = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 # A value's text (default separators) is at most twice its share of the compact canonical form
 # (counted in bytes, never fewer than characters), so in a call whose canonical form is this
 # short no value can pass MAX_VALUE_CHARS.
@@ -258,7 +266,7 @@ def _canonical(payload: Mapping[str, Any]) -> bytes:
     which only ever changes a hash, not what it detects. What orjson refuses (integers beyond
     64 bits, lone surrogates) goes through the standard library."""
     try:
-        return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(payload, option=_ORJSON_CANONICAL)
     except TypeError:  # orjson.JSONEncodeError included
         return _CANONICAL.encode(payload).encode("utf-8", "surrogatepass")
 

@@ -97,6 +97,8 @@ def test_printed_logins_work_and_agent_sees_only_the_demo_network():
     assert membership.organization.invoca_id == DEMO_NETWORK.invoca_id
     assert membership.role == Role.AGENT
     assert "http://127.0.0.1:8000/" in output
+    assert admin_password != agent_password
+    assert all(len(p) == 16 and p.isalnum() for p in (admin_password, agent_password))
 
 
 def test_output_never_shows_a_token():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import string
 from typing import Any
 
 from django.conf import settings
@@ -18,11 +19,14 @@ from calls.services.demo import (
 )
 from cipdash.env import persisted_secret
 
+PASSWORD_ALPHABET = string.ascii_letters + string.digits  # double-click selects it whole
+
 
 def demo_password(username: str) -> str:
     """Random per installation, kept in the data directory so every run prints the same one."""
     return persisted_secret(
-        settings.DATA_DIR / f"demo-password-{username}", lambda: secrets.token_urlsafe(12)
+        settings.DATA_DIR / f"demo-password-{username}",
+        lambda: "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(16)),
     )
 
 
