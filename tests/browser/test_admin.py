@@ -7,15 +7,10 @@ from django.middleware.security import SecurityMiddleware
 from django.urls import reverse
 
 from calls.models import ApiToken, OrganizationStatus
-from tests.browser import conftest as browser
+from tests.browser.conftest import db_lock
 from tests.factories import ApiTokenFactory, OrganizationFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-# The browser tests' fixtures (Chromium, the serialised live server, signed-in sessions).
-chromium_browser = browser.chromium_browser
-server = browser.server
-open_session = browser.open_session
-db_lock = browser.db_lock
 
 
 @pytest.fixture(autouse=True)
