@@ -5,4 +5,3 @@ from __future__ import annotations
 from cipdash.settings import *  # noqa: F403 (the product's settings, unchanged)
 
 ROOT_URLCONF = "bench_urls"
-DATABASES["default"]["CONN_MAX_AGE"] = 60  # experiment

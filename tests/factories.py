@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 
 from calls.models import ApiToken, Membership, Organization, Role
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
 
@@ -20,7 +21,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     poll_interval_seconds = 5.0
 
 
-class ApiTokenFactory(factory.django.DjangoModelFactory):
+class ApiTokenFactory(factory.django.DjangoModelFactory[ApiToken]):
     class Meta:
         model = ApiToken
         skip_postgeneration_save = True
@@ -29,12 +30,14 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def secret(self, create: bool, extracted: str | None, **kwargs: Any) -> None:
-        self.set_secret(extracted or f"token-{self.organization.invoca_id}-s3cr3t")
+        # factory_boy hands post-generation hooks the built ApiToken, not the factory.
+        token = cast(ApiToken, self)
+        token.set_secret(extracted or f"token-{token.organization.invoca_id}-s3cr3t")
         if create:
-            self.save()
+            token.save()
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = get_user_model()
         skip_postgeneration_save = True
@@ -43,7 +46,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct horse battery staple")
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
     class Meta:
         model = Membership
 

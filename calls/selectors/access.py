@@ -11,14 +11,14 @@ from calls.models import Call, Membership, Organization
 def organizations_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
-    if user.is_staff:
+    if getattr(user, "is_staff", False):
         return Organization.objects.all()
-    return Organization.objects.filter(memberships__user=user).distinct()
+    return Organization.objects.filter(memberships__user_id=user.pk).distinct()
 
 
 def memberships_of(*, user: AbstractBaseUser) -> dict[int, str]:
     """organization id → role."""
-    return dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+    return dict(Membership.objects.filter(user_id=user.pk).values_list("organization_id", "role"))
 
 
 def calls_visible(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Call]:

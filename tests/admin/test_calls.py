@@ -24,14 +24,14 @@ SNAPSHOTS = reverse("admin:calls_callsnapshot_changelist")
 
 @pytest.fixture
 def staff(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
+    user = UserFactory.create(is_staff=True, is_superuser=True)
     client.force_login(user)
     return user
 
 
 @pytest.fixture
 def calls():
-    org = OrganizationFactory(clean_misses_to_end=1)
+    org = OrganizationFactory.create(clean_misses_to_end=1)
     calls_ingest(
         org,
         [
@@ -89,6 +89,7 @@ def test_call_admin_is_read_only(client, staff, calls):
     assert client.get(reverse("admin:calls_call_delete", args=[call.pk])).status_code == 403
     assert client.post(reverse("admin:calls_call_change", args=[call.pk]), {}).status_code == 403
     snapshot = CallSnapshot.objects.first()
+    assert snapshot is not None
     url = reverse("admin:calls_callsnapshot_delete", args=[snapshot.pk])
     assert client.get(url).status_code == 403
 

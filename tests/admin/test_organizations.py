@@ -31,7 +31,7 @@ CHANGELIST = reverse("admin:calls_organization_changelist")
 
 @pytest.fixture
 def staff(client):
-    user = UserFactory(is_staff=True, is_superuser=True)
+    user = UserFactory.create(is_staff=True, is_superuser=True)
     client.force_login(user)
     return user
 
@@ -59,8 +59,8 @@ def messages_of(response) -> list[str]:
 
 
 def test_new_token_in_the_inline_rotates_and_resumes_an_auth_failed_org(client, staff):
-    org = OrganizationFactory(status=OrganizationStatus.AUTH_FAILED, consecutive_failures=3)
-    old = ApiTokenFactory(organization=org, secret="old-secret-AAAA")
+    org = OrganizationFactory.create(status=OrganizationStatus.AUTH_FAILED, consecutive_failures=3)
+    old = ApiTokenFactory.create(organization=org, secret="old-secret-AAAA")
     response = client.post(
         reverse("admin:calls_organization_change", args=[org.pk]),
         org_form(org, tokens=[old], new_token="  new-secret-BBBB  "),
@@ -79,7 +79,7 @@ def test_new_token_in_the_inline_rotates_and_resumes_an_auth_failed_org(client, 
 
 
 def test_a_new_token_row_without_secret_is_refused(client, staff):
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     data = org_form(org, new_token="x")
     data["tokens-0-secret"] = ""
     response = client.post(reverse("admin:calls_organization_change", args=[org.pk]), data)
@@ -89,8 +89,8 @@ def test_a_new_token_row_without_secret_is_refused(client, staff):
 
 
 def test_standalone_token_add_goes_through_the_token_service(client, staff):
-    org = OrganizationFactory(status=OrganizationStatus.AUTH_FAILED)
-    old = ApiTokenFactory(organization=org)
+    org = OrganizationFactory.create(status=OrganizationStatus.AUTH_FAILED)
+    old = ApiTokenFactory.create(organization=org)
     response = client.post(
         reverse("admin:calls_apitoken_add"),
         {"organization": org.pk, "label": "ops", "secret": "standalone-CCCC"},
@@ -107,8 +107,8 @@ def test_standalone_token_add_goes_through_the_token_service(client, staff):
 
 
 def test_deactivating_a_token_is_audited(client, staff):
-    org = OrganizationFactory()
-    token = ApiTokenFactory(organization=org)
+    org = OrganizationFactory.create()
+    token = ApiTokenFactory.create(organization=org)
     response = client.post(
         reverse("admin:calls_apitoken_change", args=[token.pk]), {"label": "retired"}
     )
@@ -121,7 +121,7 @@ def test_deactivating_a_token_is_audited(client, staff):
 
 
 def test_base_url_must_be_https_unless_debug(client, staff):
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     url = reverse("admin:calls_organization_change", args=[org.pk])
     response = client.post(url, org_form(org, api_base_url="http://invoca.example/api/2022-08-01"))
     assert response.status_code == 200
@@ -134,8 +134,8 @@ def test_base_url_must_be_https_unless_debug(client, staff):
 
 
 def test_settings_changes_and_members_are_audited(client, staff):
-    org = OrganizationFactory()
-    member = UserFactory()
+    org = OrganizationFactory.create()
+    member = UserFactory.create()
     data = org_form(
         org,
         retention_days="90",
@@ -155,9 +155,9 @@ def test_settings_changes_and_members_are_audited(client, staff):
 
 
 def test_changelist_shows_status_label_last_clean_poll_and_live_calls(client, staff):
-    org = OrganizationFactory(name="Healthy")
+    org = OrganizationFactory.create(name="Healthy")
     calls_ingest(org, [call_payload("A"), call_payload("B")], timezone.now())
-    OrganizationFactory(name="Broken", status=OrganizationStatus.AUTH_FAILED)
+    OrganizationFactory.create(name="Broken", status=OrganizationStatus.AUTH_FAILED)
     html = client.get(CHANGELIST).content.decode()
     assert '<span class="org-status org-status-ok">ok</span>' in html
     assert '<span class="org-status org-status-auth_failed">auth_failed</span>' in html
@@ -177,7 +177,7 @@ def test_time_ago():
 
 
 def test_change_page_shows_only_the_last_20_poll_runs_read_only(client, staff):
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     for n in range(25):
         at = T0 + timedelta(seconds=n)
         PollRun.objects.create(
@@ -194,8 +194,8 @@ def test_change_page_shows_only_the_last_20_poll_runs_read_only(client, staff):
 
 
 def test_test_connection_reports_live_calls_without_storing_anything(client, staff, feed):
-    org = OrganizationFactory(invoca_id="5001", api_base_url=feed.url)
-    ApiTokenFactory(organization=org, secret="good-token-5001")
+    org = OrganizationFactory.create(invoca_id="5001", api_base_url=feed.url)
+    ApiTokenFactory.create(organization=org, secret="good-token-5001")
     response = act(client, "test_connection", org)
     assert messages_of(response) == [f"{org.name}: ok: 3 live calls"]
     assert not Call.objects.exists() and not PollRun.objects.exists()
@@ -206,9 +206,9 @@ def test_test_connection_reports_live_calls_without_storing_anything(client, sta
 
 
 def test_test_connection_gives_the_exact_reason(client, staff, feed):
-    refused = OrganizationFactory(name="Refused", invoca_id="5001", api_base_url=feed.url)
-    ApiTokenFactory(organization=refused, secret="wrong-token")
-    tokenless = OrganizationFactory(name="Tokenless", api_base_url=feed.url)
+    refused = OrganizationFactory.create(name="Refused", invoca_id="5001", api_base_url=feed.url)
+    ApiTokenFactory.create(organization=refused, secret="wrong-token")
+    tokenless = OrganizationFactory.create(name="Tokenless", api_base_url=feed.url)
     response = act(client, "test_connection", refused, tokenless)
     assert sorted(messages_of(response)) == [
         "Refused: token refused (401)",
@@ -219,8 +219,8 @@ def test_test_connection_gives_the_exact_reason(client, staff, feed):
 
 
 def test_poll_now_ingests_and_records_a_manual_run(client, staff, feed):
-    org = OrganizationFactory(invoca_id="5001", api_base_url=feed.url)
-    ApiTokenFactory(organization=org, secret="good-token-5001")
+    org = OrganizationFactory.create(invoca_id="5001", api_base_url=feed.url)
+    ApiTokenFactory.create(organization=org, secret="good-token-5001")
     response = act(client, "poll_now", org)
     assert messages_of(response) == [f"{org.name}: poll now: clean, 3 live call(s)"]
     run = PollRun.objects.get(organization=org)
@@ -230,7 +230,7 @@ def test_poll_now_ingests_and_records_a_manual_run(client, staff, feed):
 
 
 def test_enable_and_disable_actions(client, staff):
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     act(client, "disable", org)
     org.refresh_from_db()
     assert not org.enabled and org.status == OrganizationStatus.DISABLED
@@ -241,7 +241,7 @@ def test_enable_and_disable_actions(client, staff):
 
 
 def test_unchecking_enabled_on_the_form_disables_polling(client, staff):
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     data = org_form(org)
     del data["enabled"]
     response = client.post(reverse("admin:calls_organization_change", args=[org.pk]), data)

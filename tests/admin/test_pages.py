@@ -35,10 +35,10 @@ OLD_SECRET = "0ld-sEcReT-9876543210-zyxw-QRST"
 
 @pytest.fixture
 def world():
-    org = OrganizationFactory(name="Acme")
-    old = ApiTokenFactory(organization=org, secret=OLD_SECRET, label="old", active=False)
-    token = ApiTokenFactory(organization=org, secret=SECRET, label="main")
-    MembershipFactory(organization=org)
+    org = OrganizationFactory.create(name="Acme")
+    old = ApiTokenFactory.create(organization=org, secret=OLD_SECRET, label="old", active=False)
+    token = ApiTokenFactory.create(organization=org, secret=SECRET, label="main")
+    MembershipFactory.create(organization=org)
     calls_ingest(org, [call_payload("TX1"), call_payload("TX2")], T0)
     calls_ingest(org, [call_payload("TX1")], T0 + timedelta(seconds=5))
     return {"org": org, "token": token, "old": old}
@@ -49,6 +49,7 @@ def admin_urls(world) -> list[str]:
     call = Call.objects.first()
     snapshot = CallSnapshot.objects.first()
     run = PollRun.objects.first()
+    assert call is not None and snapshot is not None and run is not None
     audit = AuditEvent.objects.create(action=AuditEvent.Action.CHANGED, organization=org)
     urls = [reverse("admin:index"), reverse("admin:app_list", args=["calls"])]
     for model, obj in (
@@ -87,7 +88,7 @@ def secrets_of(world) -> list[str]:
 
 
 def test_every_admin_page_loads_for_staff_and_never_shows_a_secret(client, world):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     secrets = secrets_of(world)
     for url in admin_urls(world):
         response = client.get(url)
@@ -104,14 +105,14 @@ def test_staff_pages_refuse_non_staff_and_anonymous(client, world):
     for url in urls:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
-    client.force_login(UserFactory(is_staff=False))
+    client.force_login(UserFactory.create(is_staff=False))
     for url in urls:
         response = client.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
 
 
 def test_token_inline_is_a_password_input_never_prefilled(client, world):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     html = client.get(
         reverse("admin:calls_organization_change", args=[world["org"].pk])
     ).content.decode()
@@ -161,7 +162,7 @@ def org_form(org, *, tokens=(), new_token=None, **fields):
 
 def test_history_and_audit_never_hold_the_secret(client, world):
     org = world["org"]
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     new_secret = "nEw-SeCrEt-555-5555-abcd-LMNO"
     response = client.post(
         reverse("admin:calls_organization_change", args=[org.pk]),
@@ -187,7 +188,7 @@ def test_a_crash_while_saving_a_token_keeps_the_secret_out_of_the_error_report(
 ):
     """The report Django sends or logs for a 500 (frames, locals, POST) hides the secret."""
     org = world["org"]
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     client.raise_request_exception = False
     new_secret = "cRaSh-SeCrEt-0000-1111-EFGH"
     reports: list[str] = []

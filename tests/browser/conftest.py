@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client
 from django.utils import timezone
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 from calls.invoca import current_calls_parse
 from calls.models import Organization
@@ -40,8 +40,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 AXE = Path(settings.BASE_DIR) / "node_modules" / "axe-core" / "axe.min.js"
-DESK = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESK: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 db_lock = threading.RLock()
 
@@ -103,7 +103,7 @@ def open_session(chromium_browser: Browser, server: str) -> Iterator[Callable[..
     contexts: list[BrowserContext] = []
 
     def open_(
-        user: AbstractUser | None, viewport: dict[str, int] = DESK, bypass_csp: bool = False
+        user: User | None, viewport: ViewportSize = DESK, bypass_csp: bool = False
     ) -> Session:
         context = chromium_browser.new_context(viewport=viewport, bypass_csp=bypass_csp)
         contexts.append(context)

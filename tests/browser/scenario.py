@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from calls.models import HighlightRule, Organization, Role
@@ -29,15 +29,15 @@ def live_call(transaction_id: str, *, seconds_ago: int, **fields: Any) -> dict[s
 @dataclass
 class Floor:
     org: Organization
-    agent: AbstractUser
-    supervisor: AbstractUser
-    restricted: AbstractUser
+    agent: User
+    supervisor: User
+    restricted: User
     payloads: list[dict[str, Any]]
 
 
 def floor_create() -> Floor:
     with db_lock:
-        org = OrganizationFactory(
+        org = OrganizationFactory.create(
             name="Acme Insurance",
             pinned_fields=["lead_type", "utm_source", "policy"],
             time_zone="America/Los_Angeles",
@@ -54,10 +54,12 @@ def floor_create() -> Floor:
             label="High net worth",
             colour="purple",
         )
-        agent = MembershipFactory(organization=org, role=Role.AGENT, user__username="agent").user
-        supervisor = MembershipFactory(organization=org, role=Role.SUPERVISOR).user
-        restricted = MembershipFactory(organization=org, role=Role.RESTRICTED).user
-        UserFactory(username="staffer", is_staff=True)
+        agent = MembershipFactory.create(
+            organization=org, role=Role.AGENT, user__username="agent"
+        ).user
+        supervisor = MembershipFactory.create(organization=org, role=Role.SUPERVISOR).user
+        restricted = MembershipFactory.create(organization=org, role=Role.RESTRICTED).user
+        UserFactory.create(username="staffer", is_staff=True)
     payloads = [
         live_call(
             "TXHOT1",

@@ -4,7 +4,7 @@ violations."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -31,7 +31,7 @@ def axe_problems(session: Session) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations(
-    open_session: Callable[..., Session], scheme: str
+    open_session: Callable[..., Session], scheme: Literal["light", "dark"]
 ) -> None:
     floor = floor_create()
     with db_lock:

@@ -22,9 +22,9 @@ def _plain_http(monkeypatch):
 
 def test_token_rotation_in_the_browser_under_csp(open_session):
     with db_lock:
-        staff = UserFactory(is_staff=True, is_superuser=True)
-        org = OrganizationFactory(name="Acme", status=OrganizationStatus.AUTH_FAILED)
-        ApiTokenFactory(organization=org, secret="first-secret-AAAA")
+        staff = UserFactory.create(is_staff=True, is_superuser=True)
+        org = OrganizationFactory.create(name="Acme", status=OrganizationStatus.AUTH_FAILED)
+        ApiTokenFactory.create(organization=org, secret="first-secret-AAAA")
     session = open_session(staff)
     session.goto(reverse("admin:calls_organization_changelist"))
     label = session.page.locator(".org-status-auth_failed")

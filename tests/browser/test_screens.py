@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from playwright.sync_api import ViewportSize
 
 from calls.models import Call
 from tests.browser.conftest import DESK, PHONE, Session, db_lock
@@ -14,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
-def test_screenshots(open_session: Callable[..., Session], viewport: dict[str, int]) -> None:
+def test_screenshots(open_session: Callable[..., Session], viewport: ViewportSize) -> None:
     floor = floor_create()
     with db_lock:
         hot = Call.objects.get(transaction_id="TXHOT1")

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def orgs():
-    a = OrganizationFactory(name="Alpha", clean_misses_to_end=1)
-    b = OrganizationFactory(name="Beta")
+    a = OrganizationFactory.create(name="Alpha", clean_misses_to_end=1)
+    b = OrganizationFactory.create(name="Beta")
     calls_ingest(a, [call_payload("A-LIVE"), call_payload("A-ENDS")], T0)
     changed = call_payload("A-LIVE", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
     calls_ingest(a, [changed], T0 + timedelta(minutes=10))  # A-ENDS ends; A-LIVE changes

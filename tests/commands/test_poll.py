@@ -27,8 +27,10 @@ def feed():
 def orgs(feed):
     made = []
     for invoca_id in ("2001", "2002"):
-        org = OrganizationFactory(invoca_id=invoca_id, api_base_url=feed.url, name=f"O{invoca_id}")
-        ApiTokenFactory(organization=org, secret=f"tok-{invoca_id}")
+        org = OrganizationFactory.create(
+            invoca_id=invoca_id, api_base_url=feed.url, name=f"O{invoca_id}"
+        )
+        ApiTokenFactory.create(organization=org, secret=f"tok-{invoca_id}")
         made.append(org)
     return made
 
@@ -42,7 +44,7 @@ def poll(*args: str) -> list[str]:
 def test_polls_every_enabled_organization_once(feed, orgs):
     feed.add_call("2001", call_payload("A1"))
     feed.add_call("2001", call_payload("A2"))
-    OrganizationFactory(enabled=False, name="off")
+    OrganizationFactory.create(enabled=False, name="off")
     lines = poll()
     assert len(lines) == 2
     assert lines[0].startswith(f"org {orgs[0].pk} O2001: clean http=200 seen=2 new=2")

@@ -23,7 +23,7 @@ def seed(org, transaction_ids, when):
 @pytest.fixture
 def data():
     now = timezone.now()
-    org = OrganizationFactory(retention_days=30, name="Keep30")
+    org = OrganizationFactory.create(retention_days=30, name="Keep30")
     seed(org, ["OLD", "LIVE"], now - timedelta(days=40))
     Call.objects.filter(transaction_id="OLD").update(ended_at=now - timedelta(days=40))
     seed(org, ["RECENT"], now - timedelta(days=2))

@@ -18,8 +18,8 @@ NEW_KEY = Fernet.generate_key().decode()
 
 def test_rotation_re_encrypts_every_secret_with_the_new_key():
     with override_settings(TOKEN_ENCRYPTION_KEYS=[OLD_KEY]):
-        first = ApiTokenFactory(secret="first-secret-1111")
-        second = ApiTokenFactory(secret="second-secret-2222")
+        first = ApiTokenFactory.create(secret="first-secret-1111")
+        second = ApiTokenFactory.create(secret="second-secret-2222")
     before = dict(ApiToken.objects.values_list("pk", "secret_encrypted"))
 
     with override_settings(TOKEN_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
@@ -47,9 +47,9 @@ def test_rotation_re_encrypts_every_secret_with_the_new_key():
 def test_a_secret_no_key_opens_is_reported_and_the_others_rotate():
     lost_key = Fernet.generate_key().decode()
     with override_settings(TOKEN_ENCRYPTION_KEYS=[lost_key]):
-        lost = ApiTokenFactory(secret="lost-secret-3333")
+        lost = ApiTokenFactory.create(secret="lost-secret-3333")
     with override_settings(TOKEN_ENCRYPTION_KEYS=[OLD_KEY]):
-        kept = ApiTokenFactory(secret="kept-secret-4444")
+        kept = ApiTokenFactory.create(secret="kept-secret-4444")
     lost_cipher = ApiToken.objects.get(pk=lost.pk).secret_encrypted
     with override_settings(TOKEN_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
         with pytest.raises(CommandError, match=rf"token ids {lost.pk}\b"):

@@ -62,7 +62,7 @@ def test_cell_neutralise(value, expected):
 
 
 def test_columns_in_the_documented_order_with_custom_and_demographics_present():
-    org = OrganizationFactory(name="Acme")
+    org = OrganizationFactory.create(name="Acme")
     calls_ingest(
         org,
         [
@@ -115,7 +115,7 @@ def test_columns_in_the_documented_order_with_custom_and_demographics_present():
 
 
 def test_row_values_are_text_as_received_and_times_iso_utc():
-    org = OrganizationFactory(name="Acme")
+    org = OrganizationFactory.create(name="Acme")
     calls_ingest(
         org,
         [
@@ -156,7 +156,7 @@ def test_row_values_are_text_as_received_and_times_iso_utc():
 
 
 def test_ended_call_and_status_filter():
-    org = OrganizationFactory(clean_misses_to_end=1)
+    org = OrganizationFactory.create(clean_misses_to_end=1)
     calls_ingest(org, [call_payload("A"), call_payload("B")], T0)
     calls_ingest(org, [call_payload("B")], T0 + timedelta(seconds=5))
     rows = {row["transaction_id"]: row for row in export_table()}
@@ -170,8 +170,8 @@ def test_ended_call_and_status_filter():
 
 
 def test_slim_attribution_organization_keeps_ids_and_empty_custom_columns():
-    full = OrganizationFactory(name="Full")
-    slim = OrganizationFactory(name="Slim")
+    full = OrganizationFactory.create(name="Full")
+    slim = OrganizationFactory.create(name="Slim")
     calls_ingest(full, [call_payload("FULL1")], T0)
     slim_payload = {
         "transaction_id": "SLIM1",
@@ -197,7 +197,7 @@ def test_slim_attribution_organization_keeps_ids_and_empty_custom_columns():
 
 
 def test_snapshots_give_one_row_per_content_version_with_observed_at():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     calls_ingest(org, [call_payload("A")], T0)
     changed = call_payload("A", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
     calls_ingest(org, [changed], T0 + timedelta(seconds=5))
@@ -216,7 +216,7 @@ def test_snapshots_give_one_row_per_content_version_with_observed_at():
 
 
 def test_search_matches_phone_in_any_format_exact_transaction_id_and_custom_value():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     calls_ingest(
         org,
         [
@@ -241,7 +241,7 @@ def test_search_matches_phone_in_any_format_exact_transaction_id_and_custom_valu
 
 
 def test_bom_and_crlf():
-    OrganizationFactory()
+    OrganizationFactory.create()
     filters = ExportFilters()
     calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
     first = next(
@@ -252,7 +252,7 @@ def test_bom_and_crlf():
 
 
 def test_on_finish_reports_rows_and_whether_the_consumer_read_to_the_end():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     calls_ingest(org, [call_payload(f"T{n}") for n in range(5)], T0)
     filters = ExportFilters()
     calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)

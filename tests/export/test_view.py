@@ -19,8 +19,8 @@ URL = reverse("calls:export")
 
 @pytest.fixture
 def orgs():
-    a = OrganizationFactory(name="Alpha", clean_misses_to_end=1)
-    b = OrganizationFactory(name="Beta")
+    a = OrganizationFactory.create(name="Alpha", clean_misses_to_end=1)
+    b = OrganizationFactory.create(name="Beta")
     calls_ingest(a, [call_payload("A-LIVE"), call_payload("A-ENDS")], T0)
     calls_ingest(a, [call_payload("A-LIVE")], T0 + timedelta(seconds=5))  # A-ENDS ends
     calls_ingest(b, [call_payload("B-LIVE", calling_phone_number="+12125550000")], T0)
@@ -28,15 +28,15 @@ def orgs():
 
 
 def member(org, role, client):
-    user = UserFactory()
-    MembershipFactory(user=user, organization=org, role=role)
+    user = UserFactory.create()
+    MembershipFactory.create(user=user, organization=org, role=role)
     client.force_login(user)
     return user
 
 
 def body(response) -> str:
     assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content).decode("utf-8")
+    return response.getvalue().decode("utf-8")
 
 
 def transaction_ids(response) -> list[str]:
@@ -68,7 +68,7 @@ def test_foreign_organization_is_404(client, orgs):
 def test_supervisor_exports_only_supervised_organizations(client, orgs):
     a, b = orgs
     user = member(a, Role.SUPERVISOR, client)
-    MembershipFactory(user=user, organization=b, role=Role.AGENT)
+    MembershipFactory.create(user=user, organization=b, role=Role.AGENT)
     assert transaction_ids(client.get(URL)) == ["A-LIVE"]  # default: what the live list shows
     assert transaction_ids(client.get(URL, {"status": "all"})) == ["A-ENDS", "A-LIVE"]
     assert client.get(URL, {"org": b.pk}).status_code == 403  # agent there
@@ -76,7 +76,7 @@ def test_supervisor_exports_only_supervised_organizations(client, orgs):
 
 def test_staff_export_everything_with_filters(client, orgs):
     _, b = orgs
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     assert transaction_ids(client.get(URL, {"status": "all"})) == ["A-ENDS", "A-LIVE", "B-LIVE"]
     assert transaction_ids(client.get(URL, {"status": "ended"})) == ["A-ENDS"]
     assert transaction_ids(client.get(URL, {"org": b.pk})) == ["B-LIVE"]
@@ -89,7 +89,7 @@ def test_staff_export_everything_with_filters(client, orgs):
 
 
 def test_streamed_attachment_with_dated_name_bom_and_no_caching(client, orgs):
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     response = client.get(URL, {"bom": "1"})
     assert response.status_code == 200
     assert response.streaming
@@ -104,7 +104,7 @@ def test_streamed_attachment_with_dated_name_bom_and_no_caching(client, orgs):
 
 def test_snapshots_checkbox_gives_observed_at(client, orgs):
     a, _ = orgs
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     response = client.get(URL, {"org": a.pk, "status": "all", "snapshots": "1"})
     assert 'filename="cipdash-calls-org' in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(body(response))))
@@ -113,7 +113,7 @@ def test_snapshots_checkbox_gives_observed_at(client, orgs):
 
 
 def test_bad_filters_are_400(client, orgs):
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     response = client.get(URL, {"status": "sometimes"})
     assert response.status_code == 400
     assert b"status must be" in response.content
@@ -136,5 +136,5 @@ def test_each_export_is_audited_with_who_filters_and_row_count(client, orgs):
 
 
 def test_post_is_not_allowed(client, orgs):
-    client.force_login(UserFactory(is_staff=True))
+    client.force_login(UserFactory.create(is_staff=True))
     assert client.post(URL).status_code == 405

@@ -41,13 +41,13 @@ class Stack:
 def watched_org(stack: Stack, invoca_id: str) -> Organization:
     token = f"int-token-{invoca_id}"
     stack.feed.add_organization(invoca_id, token, target_live=0)
-    org = OrganizationFactory(
+    org = OrganizationFactory.create(
         invoca_id=invoca_id,
         api_base_url=stack.feed.url,
         poll_interval_seconds=1.0,
         clean_misses_to_end=2,
     )
-    ApiTokenFactory(organization=org, secret=token)
+    ApiTokenFactory.create(organization=org, secret=token)
     return org
 
 
@@ -58,3 +58,8 @@ def stop_polling(org: Organization) -> None:
 
 def call_row(org: Organization, transaction_id: str) -> Call | None:
     return Call.objects.filter(organization=org, transaction_id=transaction_id).first()
+
+
+def call_existing(org: Organization, transaction_id: str) -> Call:
+    """The row of a call the test has already seen arrive."""
+    return Call.objects.get(organization=org, transaction_id=transaction_id)

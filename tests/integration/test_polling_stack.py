@@ -10,7 +10,7 @@ import pytest
 from calls.models import Call, CallSnapshot, Organization, OrganizationStatus, PollRun
 from calls.services import api_token_add
 from tests.factories import call_payload
-from tests.integration.support import call_row, stop_polling, watched_org
+from tests.integration.support import call_existing, call_row, stop_polling, watched_org
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -25,20 +25,20 @@ def test_calls_appear_change_and_end(stack):
             lambda: Call.objects.filter(organization=org, ended_at__isnull=True).count() == 2,
             "both calls to appear",
         )
-        assert call_row(org, "INT-2").calling_phone_number == "+12125550163"
+        assert call_existing(org, "INT-2").calling_phone_number == "+12125550163"
 
         stack.feed.set_custom("5001", "INT-1", "lead_type", "hot", "Api")
         stack.wait_for(
-            lambda: "lead_type" in call_row(org, "INT-1").custom_data, "the change to arrive"
+            lambda: "lead_type" in call_existing(org, "INT-1").custom_data, "the change to arrive"
         )
         assert CallSnapshot.objects.filter(call__transaction_id="INT-1").count() == 2
         assert CallSnapshot.objects.filter(call__transaction_id="INT-2").count() == 1
 
         stack.feed.end_call("5001", "INT-1")
-        stack.wait_for(lambda: call_row(org, "INT-1").ended_at is not None, "the call to end")
-        ended = call_row(org, "INT-1")
+        stack.wait_for(lambda: call_existing(org, "INT-1").ended_at is not None, "the call to end")
+        ended = call_existing(org, "INT-1")
         assert ended.ended_at == ended.last_seen_at
-        assert call_row(org, "INT-2").ended_at is None
+        assert call_existing(org, "INT-2").ended_at is None
 
         org.refresh_from_db()
         assert org.status == OrganizationStatus.OK and org.last_success_at is not None

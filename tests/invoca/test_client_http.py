@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ from tests.factories import call_payload
 from tests.invoca.conftest import FEED_ORG, FEED_TOKEN, make_request
 from tests.servers import free_port
 
-FAST = {"connect_timeout": 0.5, "read_timeout": 0.5, "total_timeout": 1.0}
+FAST: dict[str, Any] = {"connect_timeout": 0.5, "read_timeout": 0.5, "total_timeout": 1.0}
 
 
 def fetch(feed, **overrides):

@@ -119,6 +119,7 @@ def test_old_time_field_names():
 
 def test_times_keep_their_offset_and_bad_times_are_none():
     call = parse_one(call_payload("T", bridge_start_time="2026-11-23T09:14:07-08:00"))
+    assert call.bridge_start_time is not None
     assert call.bridge_start_time.utcoffset() == timedelta(hours=-8)
     assert call.bridge_start_time == datetime(
         2026, 11, 23, 9, 14, 7, tzinfo=timezone(timedelta(hours=-8))

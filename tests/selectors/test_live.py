@@ -24,14 +24,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_history_depends_on_role_and_recency() -> None:
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     ingest(org, [call_payload("OLD"), call_payload("RECENT"), call_payload("LIVE")])
     now = timezone.now()
     Call.objects.filter(transaction_id="OLD").update(ended_at=now - timedelta(hours=3))
     Call.objects.filter(transaction_id="RECENT").update(ended_at=now - timedelta(minutes=3))
     ended = ListFilters(status="ended")
     for role, expected in ((Role.AGENT, ["RECENT"]), (Role.SUPERVISOR, ["RECENT", "OLD"])):
-        user = MembershipFactory(organization=org, role=role).user
+        user = MembershipFactory.create(organization=org, role=role).user
         viewer = viewer_get(user=user)
         rows = call_list(user=user, viewer=viewer, filters=ended, now=now)
         assert [c.transaction_id for c in rows] == expected, role
@@ -43,8 +43,8 @@ def test_history_depends_on_role_and_recency() -> None:
 
 
 def test_filters_parse_drops_foreign_and_unknown_values() -> None:
-    mine, other = OrganizationFactory(), OrganizationFactory()
-    viewer = viewer_get(user=MembershipFactory(organization=mine).user)
+    mine, other = OrganizationFactory.create(), OrganizationFactory.create()
+    viewer = viewer_get(user=MembershipFactory.create(organization=mine).user)
     parsed = list_filters_parse(
         params={"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
     )
@@ -55,7 +55,7 @@ def test_filters_parse_drops_foreign_and_unknown_values() -> None:
 
 
 def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     ingest(
         org,
         [
@@ -65,7 +65,7 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
         ],
     )
     Call.objects.filter(transaction_id="A").update(first_seen_at=timezone.now() - timedelta(days=1))
-    user = MembershipFactory(organization=org).user
+    user = MembershipFactory.create(organization=org).user
     viewer = viewer_get(user=user)
     listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
     earlier = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
         now=timezone.now(),
     )
     assert sorted(c.transaction_id for c in found) == ["A", "B"]
-    outsider = MembershipFactory(organization=OrganizationFactory()).user
+    outsider = MembershipFactory.create(organization=OrganizationFactory.create()).user
     assert (
         calls_find(
             user=outsider,

@@ -20,19 +20,21 @@ pytestmark = pytest.mark.django_db
 
 
 def test_viewer_lists_own_organizations_with_roles_and_staff_sees_all() -> None:
-    mine, other = OrganizationFactory(name="B"), OrganizationFactory(name="A")
-    member = MembershipFactory(organization=mine, role=Role.SUPERVISOR).user
+    mine, other = OrganizationFactory.create(name="B"), OrganizationFactory.create(name="A")
+    member = MembershipFactory.create(organization=mine, role=Role.SUPERVISOR).user
     viewer = viewer_get(user=member)
     assert [(o.id, o.role) for o in viewer.organizations] == [(mine.pk, Role.SUPERVISOR)]
     assert viewer.sees_any_history
-    staff = viewer_get(user=UserFactory(is_staff=True))
+    staff = viewer_get(user=UserFactory.create(is_staff=True))
     assert [(o.id, o.role) for o in staff.organizations] == [(other.pk, STAFF), (mine.pk, STAFF)]
 
 
 def test_feed_problem_is_time_based_and_names_refused_tokens() -> None:
     now = timezone.now()
-    org = OrganizationFactory(poll_interval_seconds=5, last_success_at=now - timedelta(seconds=14))
-    member = MembershipFactory(organization=org).user
+    org = OrganizationFactory.create(
+        poll_interval_seconds=5, last_success_at=now - timedelta(seconds=14)
+    )
+    member = MembershipFactory.create(organization=org).user
     view = viewer_get(user=member).organizations[0]
     assert feed_problem(organization=view, now=now) is None
     assert feed_problem(organization=view, now=now + timedelta(seconds=2)) is not None
@@ -45,8 +47,8 @@ def test_feed_problem_is_time_based_and_names_refused_tokens() -> None:
 
 def test_version_token_moves_with_feed_version_and_staleness() -> None:
     now = timezone.now()
-    org = OrganizationFactory(poll_interval_seconds=5, last_success_at=now)
-    member = MembershipFactory(organization=org).user
+    org = OrganizationFactory.create(poll_interval_seconds=5, last_success_at=now)
+    member = MembershipFactory.create(organization=org).user
     token = feed_version_token(viewer=viewer_get(user=member), now=now, extra="x")
     assert token == feed_version_token(viewer=viewer_get(user=member), now=now, extra="x")
     assert token != feed_version_token(viewer=viewer_get(user=member), now=now, extra="y")

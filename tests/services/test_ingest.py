@@ -42,7 +42,7 @@ def live_ids(org: Organization) -> set[str]:
 
 
 def test_new_changed_unchanged_missed_and_ended():
-    org = OrganizationFactory(clean_misses_to_end=2)
+    org = OrganizationFactory.create(clean_misses_to_end=2)
     a, b = call_payload("A"), call_payload("B")
     first = ingest(org, [a, b], T0)
     assert (first.counts.new, first.counts.changed) == (2, 0)
@@ -75,7 +75,7 @@ def test_new_changed_unchanged_missed_and_ended():
 
 
 def test_an_unchanged_poll_writes_no_snapshot_and_keeps_the_feed_version():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     ingest(org, [call_payload("A")], T0)
     org.refresh_from_db()
     version = org.feed_version
@@ -92,7 +92,7 @@ def test_an_unchanged_poll_writes_no_snapshot_and_keeps_the_feed_version():
 
 @pytest.mark.parametrize("misses", [1, 3])
 def test_a_call_ends_after_exactly_k_clean_misses(misses):
-    org = OrganizationFactory(clean_misses_to_end=misses)
+    org = OrganizationFactory.create(clean_misses_to_end=misses)
     ingest(org, [call_payload("A"), call_payload("B")], T0)
     for poll in range(1, misses):
         ingest(org, [call_payload("B")], at(poll * 5))
@@ -104,7 +104,7 @@ def test_a_call_ends_after_exactly_k_clean_misses(misses):
 
 
 def test_a_sighting_resets_the_miss_count():
-    org = OrganizationFactory(clean_misses_to_end=2)
+    org = OrganizationFactory.create(clean_misses_to_end=2)
     ingest(org, [call_payload("A")], T0)
     ingest(org, [], at(5))  # miss 1
     ingest(org, [call_payload("A")], at(10))  # seen again
@@ -113,7 +113,7 @@ def test_a_sighting_resets_the_miss_count():
 
 
 def test_filtered_partial_and_unclean_polls_never_end_calls():
-    org = OrganizationFactory(clean_misses_to_end=1)
+    org = OrganizationFactory.create(clean_misses_to_end=1)
     ingest(org, [call_payload("A"), call_payload("B")], T0)
     filtered = ingest(org, [call_payload("A")], at(5), filtered=True)
     partial = ingest(org, [], at(10), http_status=202, body={"partial_data": True})
@@ -129,7 +129,7 @@ def test_filtered_partial_and_unclean_polls_never_end_calls():
 
 
 def test_a_filtered_poll_adds_and_refreshes_calls():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     ingest(org, [call_payload("A")], T0)
     result = ingest(
         org, [call_payload("A", call_status="x"), call_payload("NEW")], at(5), filtered=True
@@ -139,7 +139,7 @@ def test_a_filtered_poll_adds_and_refreshes_calls():
 
 
 def test_a_failed_poll_ends_nothing_and_backs_off():
-    org = OrganizationFactory(clean_misses_to_end=1, poll_interval_seconds=5)
+    org = OrganizationFactory.create(clean_misses_to_end=1, poll_interval_seconds=5)
     ingest(org, [call_payload("A")], T0)
     attempt = fail(org, Unavailable("Invoca answered 503", http_status=503), at(5))
     assert live_ids(org) == {"A"}
@@ -150,15 +150,17 @@ def test_a_failed_poll_ends_nothing_and_backs_off():
     assert org.status == OrganizationStatus.DEGRADED
     assert org.last_success_at == T0
     # Exponential with ±20 % jitter: the first failure waits about two intervals.
+    assert org.next_poll_at is not None
     assert at(5) + timedelta(seconds=8) <= org.next_poll_at <= at(5) + timedelta(seconds=12)
     fail(org, Unavailable("timeout"), at(20))
     org.refresh_from_db()
     assert org.consecutive_failures == 2
+    assert org.next_poll_at is not None
     assert at(20) + timedelta(seconds=16) <= org.next_poll_at <= at(20) + timedelta(seconds=24)
 
 
 def test_a_clean_poll_after_failures_resets_the_state():
-    org = OrganizationFactory()
+    org = OrganizationFactory.create()
     fail(org, Unavailable("down"), T0)
     fail(org, RateLimited("429", retry_after=60), at(5))
     attempt = ingest(org, [call_payload("A")], at(70))
@@ -172,7 +174,7 @@ def test_a_clean_poll_after_failures_resets_the_state():
 
 def scenario(size: int) -> tuple[int, list[str]]:
     """A poll with new, changed, unchanged, missed and ended calls; its statement count."""
-    org = OrganizationFactory(clean_misses_to_end=1)
+    org = OrganizationFactory.create(clean_misses_to_end=1)
     ids = [f"T{i:05d}" for i in range(size)]
     ingest(org, [call_payload(t) for t in ids], T0)
     half = size // 2

@@ -21,8 +21,8 @@ URL = f"{BASE}/calls_in_progress/current_calls.json"
 
 @pytest.fixture
 def org():
-    organization = OrganizationFactory(api_base_url=BASE, poll_interval_seconds=5)
-    ApiTokenFactory(organization=organization, secret="tok-123456")
+    organization = OrganizationFactory.create(api_base_url=BASE, poll_interval_seconds=5)
+    ApiTokenFactory.create(organization=organization, secret="tok-123456")
     return organization
 
 

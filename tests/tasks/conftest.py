@@ -34,8 +34,8 @@ def feed() -> Iterator[SandboxFeed]:
 
 @pytest.fixture
 def feed_org(feed: SandboxFeed) -> Organization:
-    organization = OrganizationFactory(
+    organization = OrganizationFactory.create(
         invoca_id=FEED_ORG, api_base_url=feed.url, poll_interval_seconds=5.0
     )
-    ApiTokenFactory(organization=organization, secret=FEED_TOKEN)
+    ApiTokenFactory.create(organization=organization, secret=FEED_TOKEN)
     return organization

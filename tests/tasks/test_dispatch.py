@@ -28,11 +28,13 @@ def enqueued(monkeypatch):
 
 def test_only_due_enabled_and_authorised_organizations_are_enqueued(enqueued):
     now = timezone.now()
-    past = OrganizationFactory(next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=7)
-    never = OrganizationFactory(next_poll_at=None)
-    OrganizationFactory(next_poll_at=now + timedelta(seconds=30))  # not due yet
-    OrganizationFactory(next_poll_at=now - timedelta(seconds=1), enabled=False)
-    OrganizationFactory(
+    past = OrganizationFactory.create(
+        next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=7
+    )
+    never = OrganizationFactory.create(next_poll_at=None)
+    OrganizationFactory.create(next_poll_at=now + timedelta(seconds=30))  # not due yet
+    OrganizationFactory.create(next_poll_at=now - timedelta(seconds=1), enabled=False)
+    OrganizationFactory.create(
         next_poll_at=now - timedelta(seconds=1), status=OrganizationStatus.AUTH_FAILED
     )
     assert tasks.polls_dispatch() == 2
@@ -43,12 +45,14 @@ def test_only_due_enabled_and_authorised_organizations_are_enqueued(enqueued):
     assert tasks.polls_dispatch() == 0
     assert len(enqueued) == 2
     past.refresh_from_db()
-    assert past.next_poll_at > now
+    assert past.next_poll_at is not None and past.next_poll_at > now
 
 
 def test_a_slot_is_claimed_once_even_by_two_beats():
     now = timezone.now()
-    org = OrganizationFactory(next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=5)
+    org = OrganizationFactory.create(
+        next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=5
+    )
     first = polls_claim_due(now=now)
     second = polls_claim_due(now=now)
     assert [slot.organization_id for slot in first] == [org.pk] and second == []
@@ -56,8 +60,12 @@ def test_a_slot_is_claimed_once_even_by_two_beats():
 
 def test_the_schedule_keeps_its_rhythm_and_does_not_catch_up():
     now = timezone.now()
-    on_time = OrganizationFactory(next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=5)
-    behind = OrganizationFactory(next_poll_at=now - timedelta(minutes=10), poll_interval_seconds=5)
+    on_time = OrganizationFactory.create(
+        next_poll_at=now - timedelta(seconds=1), poll_interval_seconds=5
+    )
+    behind = OrganizationFactory.create(
+        next_poll_at=now - timedelta(minutes=10), poll_interval_seconds=5
+    )
     polls_claim_due(now=now)
     on_time.refresh_from_db()
     behind.refresh_from_db()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ class World:
     away: Organization
     call: Call
     foreign_call: Call
-    users: dict[str, AbstractUser | None]
+    users: dict[str, User | None]
     clients: dict[str, Client] = field(default_factory=dict)
 
     def client_for(self, persona: str) -> Client:
@@ -58,8 +58,8 @@ class World:
 
 @pytest.fixture
 def world(db: Any) -> World:
-    home = OrganizationFactory(name="Home Org", pinned_fields=["lead_type"])
-    away = OrganizationFactory(name="Away Org")
+    home = OrganizationFactory.create(name="Home Org", pinned_fields=["lead_type"])
+    away = OrganizationFactory.create(name="Away Org")
     now = timezone.now()
     bridge = (now - timedelta(seconds=75)).astimezone(UTC).isoformat()
     ingest(
@@ -76,11 +76,11 @@ def world(db: Any) -> World:
         now,
     )
     ingest(away, [call_payload("AWAY1", calling_phone_number="+442071838750")], now)
-    users: dict[str, AbstractUser | None] = {"anonymous": None}
+    users: dict[str, User | None] = {"anonymous": None}
     for role in (Role.AGENT, Role.SUPERVISOR, Role.RESTRICTED):
-        users[str(role)] = MembershipFactory(organization=home, role=role).user
-    users["outsider"] = MembershipFactory(organization=away).user
-    users["staff"] = UserFactory(is_staff=True)
+        users[str(role)] = MembershipFactory.create(organization=home, role=role).user
+    users["outsider"] = MembershipFactory.create(organization=away).user
+    users["staff"] = UserFactory.create(is_staff=True)
     return World(
         home=home,
         away=away,

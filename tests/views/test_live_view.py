@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -13,10 +13,16 @@ from calls.models import Call, HighlightRule, Organization
 from tests.factories import call_payload
 from tests.views.conftest import World, ingest
 
+if TYPE_CHECKING:
+    # The test client's response type, with .context; it exists only in the stubs.
+    from django.test.client import _MonkeyPatchedWSGIResponse
+
 HTMX = {"HX-Request": "true"}
 
 
-def fragment(world: World, persona: str, url: str = "/", version: str = "") -> HttpResponse:
+def fragment(
+    world: World, persona: str, url: str = "/", version: str = ""
+) -> _MonkeyPatchedWSGIResponse:
     headers = {**HTMX, "X-Feed-Version": version} if version else HTMX
     return world.client_for(persona).get(url, headers=headers)
 
