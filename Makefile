@@ -82,8 +82,9 @@ lint: $(PY_STAMP)
 bench_each = status=0; for script in $(BENCH_SCRIPTS); do echo "== $$script $(1)"; \
 	PYTHONPATH=$(CURDIR) $(PY) "$$script" $(1) || status=1; done; exit $$status
 
-bench: $(PY_STAMP)
+bench: $(PY_STAMP) test-system-deps
 	@$(call bench_each,)
+	@$(call bench_each,--postgres)
 
 # Each benchmark once at a tiny size: proves the scripts still run, measures nothing.
 bench-smoke: $(PY_STAMP)

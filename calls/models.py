@@ -227,6 +227,23 @@ class Call(models.Model):
         return self.ended_at is None
 
 
+# Invoca's fields that Call keeps in columns of its own and its snapshots do not repeat
+# (a snapshot holds only call_status and the JSON fields).
+CALL_INVOCA_COLUMNS = (
+    "call_record_id",
+    "external_unique_id",
+    "calling_phone_number",
+    "calling_phone_number_raw",
+    "destination_phone_number",
+    "destination_phone_number_raw",
+    "called_phone_number",
+    "called_phone_number_raw",
+    "phone_type",
+    "bridge_start_time",
+    "start_time",
+)
+
+
 class CallSnapshot(models.Model):
     """One distinct content version of a call; a poll that changes nothing adds none."""
 

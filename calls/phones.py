@@ -1,7 +1,8 @@
 """Phone numbers: E.164 for storage and matching, human formats and offline facts for display.
 
 phonenumbers is slow per parse and a poll repeats the same numbers every few seconds, so
-parsing is memoised on the raw text.
+parsing is memoised on the raw text; so are the display facts, which every render of the live
+list asks again for the same few hundred numbers.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+@lru_cache(maxsize=65536)
 def phone_format_human(number: str) -> str:
     """National format at home (US), international otherwise; unparseable text as it came."""
     parsed = _parsed(number) if number.startswith("+") else None
@@ -89,6 +91,7 @@ def phone_format_human(number: str) -> str:
     return phonenumbers.format_number(parsed, style)
 
 
+@lru_cache(maxsize=65536)
 def phone_place(number: str) -> str:
     """City/region or country for a number, from phonenumbers' offline geocoder data."""
     parsed = _parsed(number) if number.startswith("+") else None
@@ -97,6 +100,7 @@ def phone_place(number: str) -> str:
     return str(geocoder.description_for_number(parsed, "en"))
 
 
+@lru_cache(maxsize=65536)
 def phone_line_type(number: str) -> str:
     parsed = _parsed(number) if number.startswith("+") else None
     if parsed is None:

@@ -130,6 +130,10 @@ def _database() -> dict[str, object]:
             "ENGINE": "cipdash.sqlite3",
             "NAME": DATA_DIR / "cipdash.sqlite3",
             "OPTIONS": dict(_SQLITE_OPTIONS),
+            # Opening the file and running init_command per request costs more than the
+            # no-change refresh itself; keep connections like the PostgreSQL setup does.
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
             "TEST": {"NAME": env_str("CIPDASH_TEST_SQLITE_NAME") or None},
         }
     try:

@@ -24,6 +24,17 @@ def _describe(obj: Model) -> str:
     return f"{obj._meta.verbose_name} {obj}"
 
 
+def _object_audit(request: HttpRequest, obj: Model, action: str, **event: Any) -> None:
+    """One admin change to `obj`, attributed and described the same way for every model."""
+    audit_record(
+        actor=request.user,
+        action=action,
+        organization=_organization_of(obj),
+        summary=_describe(obj),
+        **event,
+    )
+
+
 class AuditedAdminMixin:
     """Records who created, changed or deleted objects through admin (field names only —
     never values, so nothing secret or personal is copied into the trail)."""
@@ -32,25 +43,15 @@ class AuditedAdminMixin:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         if change and not form.changed_data:
             return
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.CHANGED if change else AuditEvent.Action.CREATED,
-            organization=_organization_of(obj),
-            subject=obj,
-            summary=_describe(obj),
-            details={"fields": list(form.changed_data)},
+        action = AuditEvent.Action.CHANGED if change else AuditEvent.Action.CREATED
+        _object_audit(
+            request, obj, action, subject=obj, details={"fields": list(form.changed_data)}
         )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         # Recorded first, while the object still has its id; admin deletes in a transaction,
         # so a failed deletion leaves no event behind.
-        audit_record(
-            actor=request.user,
-            action=AuditEvent.Action.DELETED,
-            organization=_organization_of(obj),
-            subject=obj,
-            summary=_describe(obj),
-        )
+        _object_audit(request, obj, AuditEvent.Action.DELETED, subject=obj)
         super().delete_model(request, obj)  # type: ignore[misc]
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
@@ -60,29 +61,18 @@ class AuditedAdminMixin:
     def audit_formset(self, request: HttpRequest, formset: BaseModelFormSet) -> None:
         """Record an inline's additions, changes and deletions (call after saving it)."""
         for obj in formset.new_objects:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.CREATED,
-                organization=_organization_of(obj),
-                subject=obj,
-                summary=_describe(obj),
-            )
+            _object_audit(request, obj, AuditEvent.Action.CREATED, subject=obj)
         for obj, fields in formset.changed_objects:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.CHANGED,
-                organization=_organization_of(obj),
+            _object_audit(
+                request,
+                obj,
+                AuditEvent.Action.CHANGED,
                 subject=obj,
-                summary=_describe(obj),
                 details={"fields": list(fields)},
             )
         for obj in formset.deleted_objects:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.DELETED,
-                organization=_organization_of(obj),
-                summary=_describe(obj),
-            )
+            # Already deleted: no id left to point at.
+            _object_audit(request, obj, AuditEvent.Action.DELETED)
 
 
 @admin.register(AuditEvent)

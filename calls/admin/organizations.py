@@ -35,6 +35,17 @@ from calls.services.audit import audit_record
 from calls.services.tokens import api_token_check
 
 RECENT_POLL_RUNS = 20
+# The poll state an administrator reads but never edits: the poller owns it.
+_HEALTH_FIELDS = (
+    "status_label",
+    "last_success_at",
+    "last_attempt_at",
+    "last_error",
+    "last_error_at",
+    "consecutive_failures",
+    "next_poll_at",
+    "recent_poll_runs",
+)
 
 
 def time_ago(moment: datetime | None, *, now: datetime) -> str:
@@ -121,16 +132,7 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
     search_fields = ("name", "invoca_id")
     inlines = (ApiTokenInline, MembershipInline, HighlightRuleInline)
     actions = ("test_connection", "poll_now", "enable", "disable")
-    readonly_fields = (
-        "status_label",
-        "last_success_at",
-        "last_attempt_at",
-        "last_error",
-        "last_error_at",
-        "consecutive_failures",
-        "next_poll_at",
-        "recent_poll_runs",
-    )
+    readonly_fields = _HEALTH_FIELDS
     fieldsets = (
         (None, {"fields": ("name", "organization_type", "invoca_id", "enabled")}),
         (
@@ -146,21 +148,7 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
             },
         ),
         ("Live list", {"fields": ("pinned_fields",)}),
-        (
-            "Health",
-            {
-                "fields": (
-                    "status_label",
-                    "last_success_at",
-                    "last_attempt_at",
-                    "last_error",
-                    "last_error_at",
-                    "consecutive_failures",
-                    "next_poll_at",
-                    "recent_poll_runs",
-                )
-            },
-        ),
+        ("Health", {"fields": _HEALTH_FIELDS}),
     )
 
     class Media:

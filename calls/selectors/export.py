@@ -19,7 +19,7 @@ from django.db.models import F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 
-from calls.models import Call, CallSnapshot, Organization, Role
+from calls.models import CALL_INVOCA_COLUMNS, Call, CallSnapshot, Organization, Role
 from calls.selectors.live import search_q
 
 STATUSES = ("live", "ended", "all")
@@ -140,17 +140,7 @@ def calls_for_export(
 _CALL_COLUMNS = (
     "organization_id",
     "transaction_id",
-    "call_record_id",
-    "external_unique_id",
-    "calling_phone_number",
-    "calling_phone_number_raw",
-    "destination_phone_number",
-    "destination_phone_number_raw",
-    "called_phone_number",
-    "called_phone_number_raw",
-    "phone_type",
-    "bridge_start_time",
-    "start_time",
+    *CALL_INVOCA_COLUMNS,
     "first_seen_at",
     "last_seen_at",
     "ended_at",

@@ -14,21 +14,11 @@ from django.db.models import F, Q
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
-from calls.models import Call, CallSnapshot, Organization
+from calls.models import CALL_INVOCA_COLUMNS, Call, CallSnapshot, Organization
 
 _UPSERT_FIELDS = [
-    "call_record_id",
-    "external_unique_id",
+    *CALL_INVOCA_COLUMNS,
     "call_status",
-    "calling_phone_number",
-    "calling_phone_number_raw",
-    "destination_phone_number",
-    "destination_phone_number_raw",
-    "called_phone_number",
-    "called_phone_number_raw",
-    "phone_type",
-    "bridge_start_time",
-    "start_time",
     "general",
     "custom_data",
     "demographics",

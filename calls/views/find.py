@@ -3,6 +3,8 @@ answers first; only when it knows nothing is Invoca asked (a filtered, throttled
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -67,27 +69,23 @@ def call_find(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         filters: CallFilters = form.cleaned_data["filters"]
         organization_id = form.cleaned_data["organization"]
-        now = timezone.now()
-        results = calls_find(
+        # Searched again, unchanged, after a lookup at Invoca may have stored the call.
+        find = partial(
+            calls_find,
             user=request.user,
             viewer=viewer,
             organization_ids=[organization_id],
             filters=filters,
-            now=now,
+            now=timezone.now(),
         )
+        results = find()
         if not results:
             organization = Organization.objects.get(pk=organization_id)
             lookup = call_search_remote(
                 organization=organization, filters=filters, user_id=int(request.user.pk or 0)
             )
             if lookup.ran:
-                results = calls_find(
-                    user=request.user,
-                    viewer=viewer,
-                    organization_ids=[organization_id],
-                    filters=filters,
-                    now=now,
-                )
+                results = find()
         if len(results) == 1:
             return redirect("calls:detail", call_id=results[0].pk)
     context = {

@@ -15,18 +15,11 @@ from django.urls import reverse
 from calls.admin.calls import CappedCountPaginator
 from calls.models import AuditEvent, Call, CallSnapshot, Organization
 from tests.export.data import T0, calls_ingest
-from tests.factories import OrganizationFactory, UserFactory, call_payload
+from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
 CALLS = reverse("admin:calls_call_changelist")
 SNAPSHOTS = reverse("admin:calls_callsnapshot_changelist")
-
-
-@pytest.fixture
-def staff(client):
-    user = UserFactory.create(is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

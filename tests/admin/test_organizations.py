@@ -29,13 +29,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:calls_organization_changelist")
 
 
-@pytest.fixture
-def staff(client):
-    user = UserFactory.create(is_staff=True, is_superuser=True)
-    client.force_login(user)
-    return user
-
-
 @pytest.fixture(scope="module")
 def feed():
     with SandboxFeed(seed=0, target_live=0) as sandbox:

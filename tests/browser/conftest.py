@@ -23,9 +23,8 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
-from calls.invoca import current_calls_parse
 from calls.models import Organization
-from calls.services import poll_result_ingest
+from tests.export.data import calls_ingest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -139,12 +138,5 @@ def open_session(chromium_browser: Browser, server: str) -> Iterator[Callable[..
 
 def ingest(org: Organization, payloads: list[dict[str, Any]], at: datetime | None = None) -> None:
     """One clean poll answer, applied as the worker would."""
-    at = at or timezone.now()
     with db_lock:
-        org.refresh_from_db()
-        poll_result_ingest(
-            organization=org,
-            result=current_calls_parse({"current_calls": payloads}),
-            started_at=at,
-            finished_at=at,
-        )
+        calls_ingest(org, payloads, at or timezone.now())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -24,13 +23,6 @@ from . import (
     get_calls,
     two_org_feed,
 )
-
-
-@pytest.fixture
-def feed() -> Iterator[SandboxFeed]:
-    feed = two_org_feed(seed=2, clock=ManualClock())
-    yield feed
-    feed.stop()
 
 
 def control(feed: SandboxFeed, method: str, body: object = None, **params: str):

@@ -11,9 +11,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from calls.invoca import current_calls_parse
 from calls.models import Call, Organization, Role
-from calls.services import poll_result_ingest
+from tests.export.data import calls_ingest
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, call_payload
 
 ECP = {
@@ -26,14 +25,7 @@ ECP = {
 
 
 def ingest(org: Organization, payloads: list[dict[str, Any]], at: datetime | None = None) -> None:
-    at = at or timezone.now()
-    org.refresh_from_db()
-    poll_result_ingest(
-        organization=org,
-        result=current_calls_parse({"current_calls": payloads}),
-        started_at=at,
-        finished_at=at,
-    )
+    calls_ingest(org, payloads, at or timezone.now())
 
 
 @dataclass
