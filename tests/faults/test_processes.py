@@ -126,6 +126,16 @@ def _polls_since(moment) -> int:  # type: ignore[no-untyped-def]
     return PollRun.objects.filter(started_at__gt=moment, outcome=PollOutcome.CLEAN).count()
 
 
+def health(client: Client) -> str:
+    return client.get(reverse("healthz")).content.decode()
+
+
+def services_up(client: Client) -> bool:
+    """Cache, broker and beat all well (an organization's poll age depends on the load)."""
+    checks = client.get(reverse("healthz")).json()["checks"]
+    return all(checks[name]["ok"] for name in ("database", "cache", "broker", "beat"))
+
+
 def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
     make_org(poll_interval_seconds=1.0)
     redis = RedisServer(port=free_port()).start()
@@ -145,18 +155,18 @@ def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
         with worker, override_settings(**redis_settings):
             started = timezone.now()
             wait_until(lambda: _polls_since(started) >= 2, timeout=40, explain=worker.log)
-            assert client.get(reverse("healthz")).json()["status"] == "ok"
+            wait_until(lambda: services_up(client), timeout=10, explain=lambda: health(client))
 
             redis.stop()
             stopped = timezone.now()
             time.sleep(1.5)
-            health = client.get(reverse("healthz"))
-            assert health.status_code == 200
-            assert health.json()["status"] == "degraded"
-            assert health.json()["checks"]["cache"]["ok"] is False
+            degraded = client.get(reverse("healthz"))
+            assert degraded.status_code == 200
+            assert degraded.json()["status"] == "degraded"
+            assert degraded.json()["checks"]["cache"]["ok"] is False
             # Pages still come from the database.
             page = client.get(reverse("calls:live"), secure=True)
-            assert page.status_code == 200
+            assert page.status_code == 200, page.content[:2000]
             # No poll starts without its lock (in Redis): nothing half-done while it is away.
             time.sleep(1.5)
             assert _polls_since(stopped + timedelta(seconds=0.5)) == 0
@@ -164,7 +174,7 @@ def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
             redis.start()
             restarted = timezone.now()
             wait_until(lambda: _polls_since(restarted) >= 2, timeout=40, explain=worker.log)
-            wait_until(lambda: client.get(reverse("healthz")).json()["status"] == "ok", timeout=10)
+            wait_until(lambda: services_up(client), timeout=10, explain=lambda: health(client))
     finally:
         redis.stop()
     assert Call.objects.filter(ended_at__isnull=False).count() == 0
