@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from calls.presentation import call_row
+from calls.selectors.health import cache_health
 from calls.selectors.live import (
     STATUS_ENDED,
     call_list,
@@ -45,12 +46,16 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
         )
         for call in calls
     ]
+    problems = feed_problems(viewer=viewer, now=now)
     context = {
         "rows": rows,
         "filters": filters,
         "filter_query": urlencode(filters.query()),
         "viewer": viewer,
-        "problems": feed_problems(viewer=viewer, now=now),
+        "problems": problems,
+        # Stale feeds may be our side's fault: say so rather than blame Invoca. Checked only
+        # when something is stale, so a healthy page pays nothing for it.
+        "services_down": bool(problems) and not cache_health().ok,
         "version": version,
         "now": now,
         "wall": wall,
