@@ -25,7 +25,6 @@ from typing import Any
 THROUGHPUT_GOAL = 0.5
 P99_GOAL_SECONDS = 0.1
 CONCURRENCY = 16
-BENCH_DIR = Path(__file__).resolve().parent
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +118,7 @@ def main() -> None:
         return
     if arguments.tiny:
         arguments.seconds, arguments.rate, arguments.calls = 1.0, 20.0, 5
-    from stack import agent_users, gunicorn, processes, wait_for_http
+    from stack import BENCH_SETTINGS, agent_users, gunicorn, processes, wait_for_http
 
     from tests.servers import free_port
 
@@ -133,10 +132,7 @@ def main() -> None:
         with processes(
             [gunicorn(port=port, workers=2, threads=4)],
             environment=environment,
-            extra_environment={
-                "DJANGO_SETTINGS_MODULE": "bench_settings",
-                "PYTHONPATH": f"{BENCH_DIR}:{BENCH_DIR.parent}",
-            },
+            extra_environment=BENCH_SETTINGS,
         ):
             wait_for_http(base + "/login/")
             version = _current_version(base, cookie)
@@ -187,16 +183,15 @@ def main() -> None:
 
 
 def _current_version(base: str, cookie: str) -> str:
-    import re
-
     import requests
+    from harness import live_version
 
     page = requests.get(base + "/", cookies={"sessionid": cookie}, timeout=10)
     page.raise_for_status()
-    found = re.search(r'id="live-region"[^>]*data-version="([^"]*)"', page.text)
-    if not found:
+    version = live_version(page.text)
+    if version is None:
         raise RuntimeError("the live list carries no data-version")
-    return found.group(1)
+    return version
 
 
 if __name__ == "__main__":

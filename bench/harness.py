@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import gc
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -29,6 +30,7 @@ if str(ROOT) not in sys.path:
 _BENCH_SECRET_KEY = "bench-secret-key-not-for-production-" + "x" * 20
 _BENCH_TOKEN_KEY = "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg="
 _PLAIN_HTTP = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+_LIVE_VERSION = re.compile(r'id="live-region"[^>]*data-version="([^"]*)"')
 
 
 def bench_arguments(
@@ -138,6 +140,13 @@ def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[Bench
             print(f"bench data kept in {data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def live_version(html: str) -> str | None:
+    """The feed version a live list page shows (None if it shows none): what its htmx
+    refresh sends back as X-Feed-Version."""
+    found = _LIVE_VERSION.search(html)
+    return found.group(1) if found else None
 
 
 def timed(function: Callable[[], Any]) -> tuple[float, Any]:

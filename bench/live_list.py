@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from harness import (
     bench_arguments,
     django_environment,
     interleaved_medians,
+    live_version,
     milliseconds,
     table_print,
     verdict,
@@ -26,7 +26,6 @@ from harness import (
 
 RENDER_GOAL = 0.5
 REFRESH_GOAL = 20.0
-_VERSION = re.compile(r'id="live-region"[^>]*data-version="([^"]*)"')
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -81,8 +80,7 @@ def main() -> None:
         page = client.get("/")
         if page.status_code != 200:
             raise RuntimeError(f"the live list answered {page.status_code}")
-        found = _VERSION.search(page.content.decode())
-        version = found.group(1) if found else ""
+        version = live_version(page.content.decode()) or ""
         poll_headers = {"HX-Request": "true", "X-Feed-Version": version}
 
         refresh = client.get("/", headers=poll_headers)

@@ -12,16 +12,7 @@ import argparse
 import time
 
 from harness import bench_arguments, django_environment, table_print, verdict
-from stack import (
-    Agents,
-    agent_users,
-    celery_beat,
-    celery_worker,
-    gunicorn,
-    processes,
-    sandbox_organizations,
-    wait_for_http,
-)
+from stack import Agents, agent_users, product_served, sandbox_organizations
 
 AGENT_REFRESH_SECONDS = 2.0
 
@@ -46,7 +37,6 @@ def main() -> None:
     if arguments.tiny:
         arguments.agents, arguments.seconds, arguments.interval = 3, 2.0, 1.0
     from calls.sandbox.server import SandboxFeed
-    from tests.servers import free_port
 
     with (
         django_environment(postgres=arguments.postgres, redis=True) as environment,
@@ -57,11 +47,7 @@ def main() -> None:
         )
         invoca_id = organization.invoca_id
         cookies = agent_users(count=arguments.agents, organizations=[organization])
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        web = gunicorn(port=port, workers=2, threads=4)
-        with processes([celery_worker(1), celery_beat(environment), web], environment=environment):
-            wait_for_http(base_url + "/login/")
+        with product_served(environment=environment, threads=4) as base_url:
             _wait_until(lambda: feed.request_count(invoca_id) >= 2, 60, "the first polls")
             rows = []
             for agents in (1, arguments.agents):

@@ -14,23 +14,13 @@ import argparse
 import os
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 from harness import bench_arguments, django_environment, percentile, table_print, verdict
-from stack import (
-    agent_users,
-    celery_beat,
-    celery_worker,
-    gunicorn,
-    processes,
-    sandbox_organizations,
-    wait_for_http,
-)
+from stack import BENCH_SETTINGS, agent_users, product_served, sandbox_organizations
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
-BENCH_DIR = Path(__file__).resolve().parent
 SLACK_SECONDS = 0.5
 # (poll interval, refresh interval): the defaults, then the fastest settings.
 CADENCES = ((5.0, 2), (1.0, 1))
@@ -76,7 +66,6 @@ def main() -> None:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
     from calls.sandbox.server import SandboxFeed
-    from tests.servers import free_port
 
     rows = []
     with (
@@ -87,20 +76,10 @@ def main() -> None:
             feed=feed, count=1, calls_each=0, interval=cadences[0][0]
         )
         (cookie,) = agent_users(count=1, organizations=[organization])
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         with (
-            processes(
-                [celery_worker(1), celery_beat(environment), gunicorn(port=port, workers=2)],
-                environment=environment,
-                extra_environment={
-                    "DJANGO_SETTINGS_MODULE": "bench_settings",
-                    "PYTHONPATH": f"{BENCH_DIR}:{BENCH_DIR.parent}",
-                },
-            ),
+            product_served(environment=environment, extra_environment=BENCH_SETTINGS) as base,
             sync_playwright() as playwright,
         ):
-            wait_for_http(base + "/login/")
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context()
             context.add_cookies([{"name": "sessionid", "value": cookie, "url": base}])

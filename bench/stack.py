@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -16,10 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from harness import ROOT, BenchEnvironment
+from harness import ROOT, BenchEnvironment, live_version
 
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin"
-_VERSION = re.compile(r'id="live-region"[^>]*data-version="([^"]*)"')
+# For the web process: the bench's settings, which add the bare "hello" view (bench_urls.py).
+BENCH_SETTINGS = {
+    "DJANGO_SETTINGS_MODULE": "bench_settings",
+    "PYTHONPATH": f"{Path(__file__).resolve().parent}:{ROOT}",
+}
 
 
 def sandbox_organizations(
@@ -138,6 +141,29 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout:g} s")
 
 
+@contextlib.contextmanager
+def product_served(
+    *,
+    environment: BenchEnvironment,
+    threads: int = 1,
+    extra_environment: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The whole product: a Celery worker and beat, and gunicorn (2 workers) on a free port.
+    Yields the web server's base URL once it answers; stops them all afterwards."""
+    from tests.servers import free_port
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    commands = [
+        celery_worker(1),
+        celery_beat(environment),
+        gunicorn(port=port, workers=2, threads=threads),
+    ]
+    with processes(commands, environment=environment, extra_environment=extra_environment):
+        wait_for_http(base_url + "/login/")
+        yield base_url
+
+
 def agent_users(*, count: int, organizations: list[Any]) -> list[str]:
     """`count` agents who are members of every organization; their session cookies."""
     from django.contrib.auth.models import User
@@ -207,8 +233,7 @@ class Agents:
                 continue
             self.stats.record(response.status_code, time.perf_counter() - started)
             if response.status_code == 200:
-                found = _VERSION.search(response.text)
-                version = found.group(1) if found else ""
+                version = live_version(response.text) or ""
 
     def __enter__(self) -> Agents:
         count = len(self.cookies)

@@ -29,9 +29,7 @@ def secret_decrypt(cipher: str) -> str:
     try:
         return _fernet().decrypt(cipher.encode()).decode()
     except InvalidToken:
-        raise SecretUndecryptable(
-            "token secret cannot be decrypted with any key in TOKEN_ENCRYPTION_KEYS"
-        ) from None
+        raise _undecryptable() from None
 
 
 def secret_reencrypt(cipher: str) -> str:
@@ -39,6 +37,10 @@ def secret_reencrypt(cipher: str) -> str:
     try:
         return _fernet().rotate(cipher.encode()).decode()
     except InvalidToken:
-        raise SecretUndecryptable(
-            "token secret cannot be decrypted with any key in TOKEN_ENCRYPTION_KEYS"
-        ) from None
+        raise _undecryptable() from None
+
+
+def _undecryptable() -> SecretUndecryptable:
+    return SecretUndecryptable(
+        "token secret cannot be decrypted with any key in TOKEN_ENCRYPTION_KEYS"
+    )

@@ -71,6 +71,9 @@ def phone_e164(raw: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
+    """A stored E.164 number; None for anything else (a withheld or unparsed number)."""
+    if not e164.startswith("+"):
+        return None
     try:
         return phonenumbers.parse(e164, None)
     except NumberParseException:
@@ -80,7 +83,7 @@ def _parsed(e164: str) -> phonenumbers.PhoneNumber | None:
 @lru_cache(maxsize=65536)
 def phone_format_human(number: str) -> str:
     """National format at home (US), international otherwise; unparseable text as it came."""
-    parsed = _parsed(number) if number.startswith("+") else None
+    parsed = _parsed(number)
     if parsed is None:
         return number
     style = (
@@ -94,7 +97,7 @@ def phone_format_human(number: str) -> str:
 @lru_cache(maxsize=65536)
 def phone_place(number: str) -> str:
     """City/region or country for a number, from phonenumbers' offline geocoder data."""
-    parsed = _parsed(number) if number.startswith("+") else None
+    parsed = _parsed(number)
     if parsed is None:
         return ""
     return str(geocoder.description_for_number(parsed, "en"))
@@ -102,7 +105,7 @@ def phone_place(number: str) -> str:
 
 @lru_cache(maxsize=65536)
 def phone_line_type(number: str) -> str:
-    parsed = _parsed(number) if number.startswith("+") else None
+    parsed = _parsed(number)
     if parsed is None:
         return ""
     kind = _LINE_TYPES.get(phonenumbers.number_type(parsed), "")

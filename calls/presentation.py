@@ -116,6 +116,12 @@ class CallRow:
     badges: tuple[Badge, ...]
     restricted: bool = field(default=False)
 
+    @property
+    def timer_start(self) -> datetime:
+        """Where the on-call timer counts from: the bridge, else when the feed first showed
+        the call."""
+        return self.call.bridge_start_time or self.call.first_seen_at
+
 
 def value_text(value: Any) -> str:
     """A JSON scalar as an agent reads it."""
@@ -132,19 +138,20 @@ def is_restricted(role: str | None) -> bool:
     return role == Role.RESTRICTED
 
 
+def number_shown(*, number: str, role: str | None) -> str:
+    return phone_mask(number) if is_restricted(role) else phone_format_human(number)
+
+
 def caller_of(*, number: str, role: str | None) -> Caller:
+    shown = number_shown(number=number, role=role)
     if is_restricted(role):
-        return Caller(number=phone_mask(number), place="", line_type="", masked=True)
+        return Caller(number=shown, place="", line_type="", masked=True)
     return Caller(
-        number=phone_format_human(number) or "unknown",
+        number=shown or "unknown",
         place=phone_place(number),
         line_type=phone_line_type(number),
         masked=False,
     )
-
-
-def number_shown(*, number: str, role: str | None) -> str:
-    return phone_mask(number) if is_restricted(role) else phone_format_human(number)
 
 
 def custom_value(call: Call | CallSnapshot, name: str) -> Any:
@@ -229,9 +236,13 @@ def call_row(
     )
 
 
+def field_label(name: str) -> str:
+    """A payload key as a heading: "bridge_start_time" → "Bridge start time"."""
+    return name.replace("_", " ").capitalize()
+
+
 def demographics_label(key: str) -> str:
-    base = key.removesuffix(DEMOGRAPHICS_SUFFIX)
-    return base.replace("_", " ").capitalize()
+    return field_label(key.removesuffix(DEMOGRAPHICS_SUFFIX))
 
 
 def demographics_groups(demographics: Mapping[str, Any]) -> tuple[FieldGroup, ...]:
@@ -280,7 +291,7 @@ def custom_fields(custom_data: Mapping[str, Any]) -> tuple[Field, ...]:
 def _flat(snapshot: CallSnapshot, *, restricted: bool) -> dict[str, str]:
     flat = {"Status": snapshot.call_status}
     for name, value in (snapshot.general or {}).items():
-        flat[name.replace("_", " ").capitalize()] = value_text(value)
+        flat[field_label(name)] = value_text(value)
     for entry in custom_fields(snapshot.custom_data or {}):
         flat[f"custom · {entry.name}"] = entry.value
     if not restricted:

@@ -9,7 +9,6 @@ from calls.export.rows import (
     export_columns,
     export_filename,
     export_lines,
-    export_row,
 )
 
 __all__ = [
@@ -20,5 +19,4 @@ __all__ = [
     "export_columns",
     "export_filename",
     "export_lines",
-    "export_row",
 ]

@@ -85,6 +85,7 @@ assert GENERAL_COLUMNS[: len(_RECORD_GENERAL)] == _RECORD_GENERAL
 BOM = "\ufeff"
 # A spreadsheet evaluates a cell starting with one of these as a formula.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 # ...but a plain number or phone number is data, and must stay usable as one.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _PHONE = re.compile(r"\+\d[\d ().-]{5,25}\d")
@@ -122,9 +123,6 @@ def _text(value: Any) -> str:
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     # Most cells start harmlessly; only those that do not pay for the full check.
     return cell_neutralise(value) if value[:1] in _FORMULA_FIRST else value
-
-
-_FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +263,8 @@ def _call_cells(record: ExportRecord, now: datetime) -> _CallCells:
     )
 
 
+_UNSEEN = object()
+
 # The ExportRecord fields that belong to the call itself: equal for all its snapshots.
 _CALL_FIELDS = ExportRecord._fields.index("call_status")
 assert set(ExportRecord._fields[_CALL_FIELDS:]) == {
@@ -286,8 +286,11 @@ def export_rows(
     of its columns only (often just the status or custom data): cells are built again only
     for what differs from the previous row, compared as the database's text."""
     general_keys = columns.general[len(_RECORD_GENERAL) :]
-    call_key: tuple[Any, ...] = ()
-    texts: tuple[str | None, ...] = ()
+    # What the cells below were built from; nothing yet, so the first record builds them all.
+    call_key: object = _UNSEEN
+    general_text: object = _UNSEEN
+    custom_text: object = _UNSEEN
+    demographics_text: object = _UNSEEN
     call: _CallCells = ([], [], [])
     general: list[Any] = []
     custom: list[Any] = []
@@ -295,18 +298,15 @@ def export_rows(
     for record in records:
         if record[:_CALL_FIELDS] != call_key:
             call_key, call = record[:_CALL_FIELDS], _call_cells(record, now)
-        general_text, custom_text, demographics_text = previous = (
-            record.general,
-            record.custom_data,
-            record.demographics,
-        )
-        if not texts or general_text != texts[0]:
-            general = _object_cells(general_text, general_keys)
-        if not texts or custom_text != texts[1]:
-            custom = _custom_cells(custom_text, columns.custom)
-        if not texts or demographics_text != texts[2]:
-            demographics = _object_cells(demographics_text, columns.demographics)
-        texts = previous
+        if record.general != general_text:
+            general_text = record.general
+            general = _object_cells(record.general, general_keys)
+        if record.custom_data != custom_text:
+            custom_text = record.custom_data
+            custom = _custom_cells(record.custom_data, columns.custom)
+        if record.demographics != demographics_text:
+            demographics_text = record.demographics
+            demographics = _object_cells(record.demographics, columns.demographics)
         before_status, after_status, after_observed = call
         row: list[Any] = [*before_status, _text(record.call_status), *after_status]
         if columns.snapshots:
@@ -316,11 +316,6 @@ def export_rows(
         row += custom
         row += demographics
         yield row
-
-
-def export_row(*, record: ExportRecord, columns: ExportColumns, now: datetime) -> list[Any]:
-    """`export_rows` of one record."""
-    return next(export_rows(records=(record,), columns=columns, now=now))
 
 
 class _Lines(list[str]):

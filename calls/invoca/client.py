@@ -182,17 +182,12 @@ def _raise_for_status(response: requests.Response) -> None:
     if status in (401, 403):
         reason = "token refused (401)" if status == 401 else "access refused (403)"
         raise AuthenticationFailed(reason, http_status=status)
+    # A 429, or a 503 for maintenance, may say when to come back.
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
     if status == 429:
-        raise RateLimited(
-            "rate limited (429)",
-            retry_after=retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC)),
-        )
-    if status >= 500:  # a 503 for maintenance may say when to come back
-        raise Unavailable(
-            f"Invoca answered {status}",
-            http_status=status,
-            retry_after=retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC)),
-        )
+        raise RateLimited("rate limited (429)", retry_after=retry_after)
+    if status >= 500:
+        raise Unavailable(f"Invoca answered {status}", http_status=status, retry_after=retry_after)
     raise RequestRejected(f"Invoca answered {status}", http_status=status)
 
 

@@ -84,20 +84,23 @@ def deadline_running(seconds: float) -> Iterator[Deadline]:
         _current.reset(token)
 
 
+def _watch(sock: socket.socket | None) -> None:
+    """Hand a new connection's socket to the deadline running in this context, if any."""
+    watcher = _current.get()
+    if watcher is not None:
+        watcher.attach(sock)
+
+
 class _WatchedHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        watcher = _current.get()
-        if watcher is not None:
-            watcher.attach(self.sock)
+        _watch(self.sock)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        watcher = _current.get()
-        if watcher is not None:
-            watcher.attach(self.sock)
+        _watch(self.sock)
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):

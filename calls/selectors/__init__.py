@@ -1,6 +1,7 @@
 """Every read for the pages, the export and the CLI, scoped to what a user may see.
 
-Modules: access (scoping and roles), live (list and detail pages), export (CSV rows).
+Modules: access (scoping), viewer (a user's organizations, roles and feed health), live (list
+and detail pages), find (find a call), health (/healthz), export (CSV rows).
 """
 
 from calls.selectors.access import calls_visible, memberships_of, organizations_visible

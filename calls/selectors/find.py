@@ -10,8 +10,7 @@ from django.db.models import Q
 from calls.invoca import CallFilters
 from calls.models import Call
 from calls.phones import phone_e164
-from calls.selectors.access import calls_visible
-from calls.selectors.live import viewable_calls
+from calls.selectors.live import calls_openable
 from calls.selectors.viewer import Viewer
 
 FIND_LIMIT = 50
@@ -36,13 +35,9 @@ def calls_find(
         if name in params:
             text = params[name]
             condition &= Q(**{name: phone_e164(text) or text}) | Q(**{f"{name}_raw": text})
-    calls = viewable_calls(
-        calls_visible(user=user).filter(organization_id__in=organization_ids),
-        viewer=viewer,
-        now=now,
-    )
+    calls = calls_openable(user=user, viewer=viewer, now=now)
     return list(
-        calls.filter(condition)
+        calls.filter(condition, organization_id__in=organization_ids)
         .select_related("organization")
         .order_by("-first_seen_at", "-pk")[:FIND_LIMIT]
     )

@@ -18,14 +18,13 @@ from django.utils import timezone
 from kombu import Connection
 
 from calls.models import Organization, OrganizationStatus
+from calls.selectors.viewer import STALE_AFTER_INTERVALS
 from calls.tasks import HEARTBEAT_KEY
 
 _PROBE_KEY = "cipdash:health:probe"
 # Brokers that live inside the web/worker processes' own storage: nothing to reach.
 _EMBEDDED_BROKERS = ("memory://", "filesystem://")
 _BROKER_TIMEOUT_SECONDS = 1.0
-# An organization whose last clean poll is older than this many intervals is stale.
-STALE_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +164,7 @@ def organizations_health(*, now: datetime) -> tuple[OrganizationHealth, ...]:
     )
     found = []
     for pk, name, status, interval, last_success_at, created_at in rows:
-        window = timedelta(seconds=interval * STALE_INTERVALS)
+        window = timedelta(seconds=interval * STALE_AFTER_INTERVALS)
         age = (now - last_success_at).total_seconds() if last_success_at else None
         # A new organization gets a few intervals to make its first clean poll.
         stale = (now - (last_success_at or created_at)) > window

@@ -75,6 +75,15 @@ def viewable_calls(calls: QuerySet[Call], *, viewer: Viewer, now: datetime) -> Q
     )
 
 
+def calls_openable(
+    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, now: datetime
+) -> QuerySet[Call]:
+    """Every call the viewer may open: in their organizations and visible to their role."""
+    return viewable_calls(
+        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
+    )
+
+
 def search_q(text: str) -> Q:
     """A phone number in any format, a transaction / call record / external id, or any
     custom data value."""
@@ -147,9 +156,7 @@ def call_detail_get(
     *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call_id: int, now: datetime
 ) -> Call | None:
     """One call the viewer may open, or None (which the view turns into a 404)."""
-    calls = viewable_calls(
-        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
-    )
+    calls = calls_openable(user=user, viewer=viewer, now=now)
     return calls.select_related("organization").filter(pk=call_id).first()
 
 
@@ -164,11 +171,9 @@ def earlier_calls(
     newest first."""
     if not call.calling_phone_number:
         return []
-    calls = viewable_calls(
-        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
-    )
     return list(
-        calls.filter(
+        calls_openable(user=user, viewer=viewer, now=now)
+        .filter(
             calling_phone_number=call.calling_phone_number, first_seen_at__lt=call.first_seen_at
         )
         .exclude(pk=call.pk)

@@ -66,10 +66,8 @@ class Viewer:
     organizations: tuple[OrganizationView, ...]
 
     def role(self, organization_id: int) -> str | None:
-        for org in self.organizations:
-            if org.id == organization_id:
-                return org.role
-        return None
+        org = self.organization(organization_id)
+        return None if org is None else org.role
 
     def organization(self, organization_id: int) -> OrganizationView | None:
         for org in self.organizations:
@@ -151,12 +149,14 @@ def user_time_zone_setting(*, user: AbstractBaseUser | AnonymousUser) -> str:
     return preference.values_list("time_zone", flat=True).first() or ""
 
 
-def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
-    """The user's own setting, else their first organization's, else UTC."""
-    chosen = user_time_zone_setting(user=user)
-    if chosen:
-        return chosen
+def organization_time_zone(*, viewer: Viewer) -> str:
+    """The viewer's first organization's time zone, else UTC."""
     for org in viewer.organizations:
         if org.time_zone:
             return org.time_zone
     return "UTC"
+
+
+def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
+    """The user's own setting, else their first organization's, else UTC."""
+    return user_time_zone_setting(user=user) or organization_time_zone(viewer=viewer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q
+from django.db.models import F
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
@@ -154,7 +154,8 @@ def _calls_write(
         )
         live_unseen.update(missed_polls=F("missed_polls") + 1)
         ended = Call.objects.filter(
-            Q(organization=organization, ended_at__isnull=True)
-            & Q(missed_polls__gte=organization.clean_misses_to_end)
+            organization=organization,
+            ended_at__isnull=True,
+            missed_polls__gte=organization.clean_misses_to_end,
         ).update(ended_at=F("last_seen_at"))
     return IngestCounts(seen=len(by_id), new=new, changed=changed, reopened=reopened, ended=ended)

@@ -38,32 +38,36 @@ def _describe(attempt: PollAttempt) -> str:
 
 def call_refresh(*, call: Call) -> LookupOutcome:
     """Ask Invoca for this one call now, at most once per call per throttle window."""
-    if not cache.add(f"cipdash:lookup:call:{call.pk}", 1, timeout=CALL_REFRESH_THROTTLE_SECONDS):
-        return LookupOutcome(
-            ran=False,
-            message=f"This call was refreshed moments ago; try again in "
-            f"{CALL_REFRESH_THROTTLE_SECONDS} seconds.",
-        )
-    attempt = call_lookup(
+    return _lookup_throttled(
+        key=f"cipdash:lookup:call:{call.pk}",
+        seconds=CALL_REFRESH_THROTTLE_SECONDS,
+        busy=f"This call was refreshed moments ago; try again in "
+        f"{CALL_REFRESH_THROTTLE_SECONDS} seconds.",
         organization=call.organization,
         filters=CallFilters(transaction_id=call.transaction_id),
     )
-    return LookupOutcome(ran=True, message=_describe(attempt), attempt=attempt)
 
 
 def call_search_remote(
     *, organization: Organization, filters: CallFilters, user_id: int
 ) -> LookupOutcome:
     """A find-a-call request at Invoca, throttled per user and organization."""
-    key = f"cipdash:lookup:search:{organization.pk}:{user_id}"
-    if not cache.add(key, 1, timeout=SEARCH_THROTTLE_SECONDS):
-        return LookupOutcome(
-            ran=False,
-            message=f"One search at Invoca every {SEARCH_THROTTLE_SECONDS} seconds; "
-            "try again shortly.",
-        )
+    return _lookup_throttled(
+        key=f"cipdash:lookup:search:{organization.pk}:{user_id}",
+        seconds=SEARCH_THROTTLE_SECONDS,
+        busy=f"One search at Invoca every {SEARCH_THROTTLE_SECONDS} seconds; try again shortly.",
+        organization=organization,
+        filters=filters,
+    )
+
+
+def _lookup_throttled(
+    *, key: str, seconds: int, busy: str, organization: Organization, filters: CallFilters
+) -> LookupOutcome:
+    if not cache.add(key, 1, timeout=seconds):
+        return LookupOutcome(ran=False, message=busy)
     try:
         attempt = call_lookup(organization=organization, filters=filters)
-    except InvocaError as exc:
+    except InvocaError as exc:  # refused before any request (e.g. no filter given)
         return LookupOutcome(ran=False, message=str(exc))
     return LookupOutcome(ran=True, message=_describe(attempt), attempt=attempt)

@@ -161,9 +161,11 @@ def poll_result_ingest(
             state = {
                 "last_attempt_at": finished_at,
                 "consecutive_failures": 0,
-                "status": OrganizationStatus.OK
-                if outcome == PollOutcome.CLEAN
-                else (OrganizationStatus.DEGRADED),
+                "status": (
+                    OrganizationStatus.OK
+                    if outcome == PollOutcome.CLEAN
+                    else OrganizationStatus.DEGRADED
+                ),
             }
             if outcome == PollOutcome.CLEAN:
                 state["last_success_at"] = finished_at
@@ -257,7 +259,6 @@ def organization_poll(
 ) -> PollAttempt:
     """Fetch once and record the outcome. The caller decides whether it is due (tasks) or
     forced (the `poll` command, the lookup button)."""
-    filters = filters or CallFilters()
     started_at = now or timezone.now()
     token = api_token_active(organization=organization)
     error: InvocaError

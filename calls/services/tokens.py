@@ -8,7 +8,8 @@ from django.db import transaction
 
 from calls.crypto import SecretUndecryptable, secret_reencrypt
 from calls.invoca import InvocaError, current_calls_fetch
-from calls.models import ApiToken, Organization
+from calls.models import ApiToken, AuditEvent, Organization
+from calls.services.audit import audit_record
 from calls.services.polling import api_token_active, organization_request
 
 
@@ -52,8 +53,9 @@ class ReencryptCounts:
     undecryptable: tuple[int, ...] = ()
 
 
-def api_tokens_reencrypt(*, batch_size: int = 500) -> ReencryptCounts:
-    """Re-encrypt every stored secret with the first key of TOKEN_ENCRYPTION_KEYS.
+def api_tokens_reencrypt(*, actor_name: str, batch_size: int = 500) -> ReencryptCounts:
+    """Re-encrypt every stored secret with the first key of TOKEN_ENCRYPTION_KEYS, and put
+    the rotation on the audit trail under `actor_name`.
 
     Secrets no configured key opens are left as they are and reported by id, so one lost
     key does not stop the others from being rotated."""
@@ -76,4 +78,11 @@ def api_tokens_reencrypt(*, batch_size: int = 500) -> ReencryptCounts:
         if changed:
             ApiToken.objects.bulk_update(changed, ["secret_encrypted"])
             reencrypted += len(changed)
+    audit_record(
+        actor=None,
+        actor_name=actor_name,
+        action=AuditEvent.Action.CHANGED,
+        summary=f"re-encrypted {reencrypted} token secret(s) with the current key",
+        details={"reencrypted": reencrypted, "undecryptable": undecryptable},
+    )
     return ReencryptCounts(reencrypted=reencrypted, undecryptable=tuple(undecryptable))

@@ -4,6 +4,7 @@ button."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,6 +22,7 @@ from calls.presentation import (
     snapshot_timeline,
 )
 from calls.selectors.live import (
+    EARLIER_CALLS_LIMIT,
     call_detail_get,
     call_snapshots,
     earlier_calls,
@@ -37,9 +39,9 @@ from calls.services.lookups import call_refresh
 from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
 
 
-def _call_or_404(request: HtmxHttpRequest, call_id: int) -> tuple[Viewer, Call]:
+def _call_or_404(request: HtmxHttpRequest, call_id: int, *, now: datetime) -> tuple[Viewer, Call]:
     viewer = viewer_get(user=request.user)
-    call = call_detail_get(user=request.user, viewer=viewer, call_id=call_id, now=timezone.now())
+    call = call_detail_get(user=request.user, viewer=viewer, call_id=call_id, now=now)
     if call is None:
         raise Http404("No such call")
     return viewer, call
@@ -48,7 +50,7 @@ def _call_or_404(request: HtmxHttpRequest, call_id: int) -> tuple[Viewer, Call]:
 @login_required
 def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
     now = timezone.now()
-    viewer, call = _call_or_404(request, call_id)
+    viewer, call = _call_or_404(request, call_id, now=now)
     organization = viewer.organization(call.organization_id)
     assert organization is not None  # call_detail_get only returns the viewer's calls
     own = Viewer(organizations=(organization,))
@@ -80,6 +82,7 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
             restricted=restricted,
         ),
         "earlier": earlier,
+        "earlier_limit": EARLIER_CALLS_LIMIT,
         "numbers": {
             "destination": number_shown(number=call.destination_phone_number, role=role),
             "dialled": number_shown(number=call.called_phone_number, role=role),
@@ -97,7 +100,7 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def call_refresh_now(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
-    _viewer, call = _call_or_404(request, call_id)
+    _viewer, call = _call_or_404(request, call_id, now=timezone.now())
     outcome = call_refresh(call=call)
     level = messages.SUCCESS if outcome.ok else messages.WARNING
     messages.add_message(request, level, outcome.message)

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from calls.invoca import CallFilters, InvalidRequest
-from calls.models import Organization
 from calls.presentation import call_row
+from calls.selectors.access import organizations_visible
 from calls.selectors.find import calls_find
 from calls.selectors.viewer import Viewer, viewer_get, viewer_time_zone
 from calls.services.lookups import LookupOutcome, call_search_remote
@@ -80,7 +80,7 @@ def call_find(request: HttpRequest) -> HttpResponse:
         )
         results = find()
         if not results:
-            organization = Organization.objects.get(pk=organization_id)
+            organization = organizations_visible(user=request.user).get(pk=organization_id)
             lookup = call_search_remote(
                 organization=organization, filters=filters, user_id=int(request.user.pk or 0)
             )

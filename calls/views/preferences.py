@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from calls.selectors.viewer import user_time_zone_setting, viewer_get, viewer_time_zone
+from calls.selectors.viewer import organization_time_zone, user_time_zone_setting, viewer_get
 from calls.services.preferences import user_preference_set
 
 
@@ -38,6 +38,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "nav": "preferences",
-        "user_time_zone": viewer_time_zone(user=request.user, viewer=viewer),
+        # `current` is already the user's own setting: no second read for it.
+        "user_time_zone": current or organization_time_zone(viewer=viewer),
     }
     return render(request, "calls/preferences.html", context)

@@ -244,7 +244,7 @@
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var status = event.detail.xhr && event.detail.xhr.status;
-    if (status === 204 || (status >= 200 && status < 300)) lastUpdate = Date.now();
+    if (status >= 200 && status < 300) lastUpdate = Date.now(); // 204 included: nothing changed
   });
   /* Replacing the region must not move the agent: put scroll and focus back as they were. */
   function restorePlace() {

@@ -170,11 +170,13 @@ def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
             # No poll starts without its lock (in Redis): nothing half-done while it is away.
             time.sleep(1.5)
             assert _polls_since(stopped + timedelta(seconds=0.5)) == 0
+
             # Once the feed is 3 intervals old, agents are told, and told it is our side.
-            time.sleep(1.5)
-            page = client.get(reverse("calls:live"), secure=True)
-            assert b"data-services-down" in page.content
-            assert b"Feed down" in page.content
+            def live_page() -> bytes:
+                return client.get(reverse("calls:live"), secure=True).content
+
+            wait_until(lambda: b"data-services-down" in live_page(), timeout=10)
+            assert b"Feed down" in live_page()
 
             redis.start()
             restarted = timezone.now()

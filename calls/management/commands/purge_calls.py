@@ -23,19 +23,18 @@ class Command(BaseCommand):
         dry_run: bool = options["dry_run"]
         report = services.calls_purge(now=timezone.now(), dry_run=dry_run)
         verb = "would delete" if dry_run else "deleted"
-        totals = [0, 0, 0]
         for organization, counts in report.items():
             self.stdout.write(
                 f"org {organization.pk} {organization.name} "
-                f"(retention {organization.retention_days} days): {verb} "
-                f"{counts.calls} calls, {counts.snapshots} snapshots, "
-                f"{counts.poll_runs} poll runs"
+                f"(retention {organization.retention_days} days): {verb} {_counted(counts)}"
             )
-            totals = [
-                totals[0] + counts.calls,
-                totals[1] + counts.snapshots,
-                totals[2] + counts.poll_runs,
-            ]
-        self.stdout.write(
-            f"total: {verb} {totals[0]} calls, {totals[1]} snapshots, {totals[2]} poll runs"
+        total = services.PurgeCounts(
+            calls=sum(counts.calls for counts in report.values()),
+            snapshots=sum(counts.snapshots for counts in report.values()),
+            poll_runs=sum(counts.poll_runs for counts in report.values()),
         )
+        self.stdout.write(f"total: {verb} {_counted(total)}")
+
+
+def _counted(counts: services.PurgeCounts) -> str:
+    return f"{counts.calls} calls, {counts.snapshots} snapshots, {counts.poll_runs} poll runs"

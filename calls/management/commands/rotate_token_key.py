@@ -4,8 +4,6 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from calls.models import AuditEvent
-from calls.services.audit import audit_record
 from calls.services.tokens import api_tokens_reencrypt
 
 
@@ -17,14 +15,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        counts = api_tokens_reencrypt()
-        audit_record(
-            actor=None,
-            actor_name="cli:rotate_token_key",
-            action=AuditEvent.Action.CHANGED,
-            summary=f"re-encrypted {counts.reencrypted} token secret(s) with the current key",
-            details={"reencrypted": counts.reencrypted, "undecryptable": counts.undecryptable},
-        )
+        counts = api_tokens_reencrypt(actor_name="cli:rotate_token_key")
         self.stdout.write(f"re-encrypted {counts.reencrypted} token secret(s)")
         if counts.undecryptable:
             ids = ", ".join(str(pk) for pk in counts.undecryptable)
