@@ -127,6 +127,11 @@ def call_list(
     return list(calls.select_related("organization")[:LIST_LIMIT])
 
 
+# Only a parsed (E.164) number identifies a caller: raw leftovers such as "0" or "anonymous"
+# are shared by strangers and must never make them "repeat callers" of each other.
+E164_PREFIX = "+"
+
+
 def with_earlier_count(calls: QuerySet[Call], *, viewer: Viewer) -> QuerySet[Call]:
     """Annotate `earlier_count`: calls from the same E.164 number first seen before this one,
     in the viewer's organizations. A correlated subquery keeps the list at one statement."""
@@ -136,7 +141,7 @@ def with_earlier_count(calls: QuerySet[Call], *, viewer: Viewer) -> QuerySet[Cal
             calling_phone_number=OuterRef("calling_phone_number"),
             first_seen_at__lt=OuterRef("first_seen_at"),
         )
-        .exclude(calling_phone_number="")
+        .filter(calling_phone_number__startswith=E164_PREFIX)
         .order_by()
         .values("calling_phone_number")
         .annotate(total=Count("pk"))
@@ -169,7 +174,7 @@ def earlier_calls(
 ) -> list[Call]:
     """Calls from the same number first seen before this one that the viewer may open,
     newest first."""
-    if not call.calling_phone_number:
+    if not call.calling_phone_number.startswith(E164_PREFIX):
         return []
     return list(
         calls_openable(user=user, viewer=viewer, now=now)

@@ -14,6 +14,7 @@ from calls.selectors.live import (
     ListFilters,
     call_detail_get,
     call_list,
+    earlier_calls,
     list_filters_parse,
 )
 from calls.selectors.viewer import viewer_get
@@ -91,3 +92,24 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
         )
         == []
     )
+
+
+def test_unparseable_numbers_never_make_repeat_callers() -> None:
+    org = OrganizationFactory.create()
+    ingest(
+        org,
+        [
+            call_payload("X", calling_phone_number="0"),
+            call_payload("Y", calling_phone_number="0"),
+            call_payload("Z", calling_phone_number="anonymous"),
+        ],
+    )
+    Call.objects.filter(transaction_id="X").update(first_seen_at=timezone.now() - timedelta(days=1))
+    user = MembershipFactory.create(organization=org).user
+    viewer = viewer_get(user=user)
+    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
+    earlier = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+    assert earlier == {"X": 0, "Y": 0, "Z": 0}
+    later = Call.objects.get(transaction_id="Y")
+    assert call_detail_get(user=user, viewer=viewer, call_id=later.pk, now=timezone.now())
+    assert earlier_calls(user=user, viewer=viewer, call=later, now=timezone.now()) == []
