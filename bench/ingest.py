@@ -67,12 +67,20 @@ class IngestBench:
         )
 
     def ingest(self, organization: Any, body: bytes) -> Any:
-        """What a poll does once the response bytes are in: decode, parse, write, commit."""
-        from calls.invoca import current_calls_parse
+        """What a poll does once the response bytes are in: decode, parse, write, commit,
+        with the cycle collector paused until the answer is freed (as organization_poll)."""
+        from calls.memory import cycle_collector_paused
+
+        with cycle_collector_paused():
+            return self._ingest(organization, body)
+
+    def _ingest(self, organization: Any, body: bytes) -> Any:
+        from calls.invoca import current_calls_read
+        from calls.selectors.polling import live_calls_known
         from calls.services import poll_result_ingest
 
         now = self.now()
-        result = current_calls_parse(json.loads(body))
+        result = current_calls_read(body, known=live_calls_known(organization=organization))
         return poll_result_ingest(
             organization=organization, result=result, started_at=now, finished_at=now
         )
@@ -81,11 +89,11 @@ class IngestBench:
         """The loop a first version would write: one update_or_create per call."""
         from django.db import transaction
 
-        from calls.invoca import current_calls_parse
+        from calls.invoca.decoding import current_calls_read
         from calls.models import Call
 
         now = self.now()
-        result = current_calls_parse(json.loads(body))
+        result = current_calls_read(body)
         with transaction.atomic():
             for call in result.calls:
                 Call.objects.update_or_create(

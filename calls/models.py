@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Case, F, When
+from django.db.models.functions import Coalesce
 from django.views.decorators.debug import sensitive_variables
 
 from calls.crypto import secret_decrypt, secret_encrypt
@@ -68,6 +70,9 @@ class Organization(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField("last clean poll", null=True, blank=True)
+    # When the latest answer was applied: the last sighting of every call marked
+    # sighting_current, so that a poll that changes nothing rewrites no call row.
+    sighted_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -200,8 +205,15 @@ class Call(models.Model):
     custom_data = models.JSONField(default=dict)
     demographics = models.JSONField(default=dict)
     content_hash = models.CharField(max_length=32)
+    # A digest and the length (in characters) of the call's text as last received: a poll
+    # recognises an unchanged call by them without decoding it (calls.invoca.decoding).
+    raw_hash = models.CharField(max_length=40, blank=True, editable=False)
+    raw_size = models.PositiveIntegerField(default=0, editable=False)
     first_seen_at = models.DateTimeField()
+    # Exact unless sighting_current: a call in its organization's latest answer was last seen
+    # at organization.sighted_at (read it through call_last_seen()).
     last_seen_at = models.DateTimeField()
+    sighting_current = models.BooleanField(default=False, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True)
     missed_polls = models.PositiveIntegerField(default=0)
 
@@ -225,6 +237,16 @@ class Call(models.Model):
     @property
     def is_live(self) -> bool:
         return self.ended_at is None
+
+
+def call_last_seen(*, path: str = "") -> Coalesce:
+    """A call's last sighting as a query expression (joins its organization); `path` leads
+    to the call from the queried model, e.g. "call__" from a snapshot."""
+    return Coalesce(
+        Case(When(**{f"{path}sighting_current": True}, then=F(f"{path}organization__sighted_at"))),
+        F(f"{path}last_seen_at"),
+        output_field=models.DateTimeField(),
+    )
 
 
 # Invoca's fields that Call keeps in columns of its own and its snapshots do not repeat

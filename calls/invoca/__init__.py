@@ -10,6 +10,7 @@ from calls.invoca.client import (
     CurrentCallsRequest,
     current_calls_fetch,
 )
+from calls.invoca.decoding import current_calls_read
 from calls.invoca.errors import (
     AuthenticationFailed,
     BadResponse,
@@ -19,6 +20,7 @@ from calls.invoca.errors import (
     RequestRejected,
     Unavailable,
 )
+from calls.invoca.jsontext import KnownCall
 from calls.invoca.parsing import (
     CurrentCall,
     CurrentCallsResult,
@@ -36,9 +38,11 @@ __all__ = [
     "CustomField",
     "InvalidRequest",
     "InvocaError",
+    "KnownCall",
     "RateLimited",
     "RequestRejected",
     "Unavailable",
     "current_calls_fetch",
     "current_calls_parse",
+    "current_calls_read",
 ]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -15,6 +14,7 @@ import requests
 import urllib3
 
 from calls.invoca.deadline import deadline_running, watched_session
+from calls.invoca.decoding import current_calls_read
 from calls.invoca.errors import (
     AuthenticationFailed,
     BadResponse,
@@ -24,7 +24,8 @@ from calls.invoca.errors import (
     RequestRejected,
     Unavailable,
 )
-from calls.invoca.parsing import CurrentCallsResult, current_calls_parse
+from calls.invoca.jsontext import KnownCall
+from calls.invoca.parsing import CurrentCallsResult
 
 ENDPOINT = "calls_in_progress/current_calls.json"
 ORGANIZATION_TYPES = ("Network", "Advertiser")
@@ -191,39 +192,6 @@ def _raise_for_status(response: requests.Response) -> None:
     raise RequestRejected(f"Invoca answered {status}", http_status=status)
 
 
-# PostgreSQL stores no NUL in text or jsonb, and no UTF-8 database stores a lone surrogate.
-# Both can only reach a decoded body through \u escapes, so only a body holding one is walked.
-_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
-
-
-def _storable(value: object) -> object:
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    if isinstance(value, dict):
-        return {_storable(key): _storable(item) for key, item in value.items()}
-    return value
-
-
-def _finite_or_none(text: str) -> float | None:
-    # NaN, Infinity and overflowing numbers are no JSON a database column accepts.
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def _decode(body: bytes, status: int) -> object:
-    try:
-        decoded = json.loads(body, parse_float=_finite_or_none, parse_constant=lambda _: None)
-        return _storable(decoded) if _UNSTORABLE_ESCAPE.search(body) else decoded
-    except UnicodeDecodeError:
-        raise BadResponse("response is not valid UTF-8", http_status=status) from None
-    except json.JSONDecodeError as exc:
-        raise BadResponse(f"response is not JSON ({exc.msg})", http_status=status) from None
-    except RecursionError:
-        raise BadResponse("response JSON is nested too deeply", http_status=status) from None
-
-
 def _is_record_not_found(body: bytes) -> bool:
     try:
         decoded = json.loads(body)
@@ -233,9 +201,13 @@ def _is_record_not_found(body: bytes) -> bool:
 
 
 def current_calls_fetch(
-    request: CurrentCallsRequest, *, session: requests.Session | None = None
+    request: CurrentCallsRequest,
+    *,
+    session: requests.Session | None = None,
+    known: Mapping[str, KnownCall] | None = None,
 ) -> CurrentCallsResult:
     """One GET of current_calls.json. Returns the parsed answer or raises an InvocaError.
+    `known` are the live calls' stored texts, recognised without decoding them again.
 
     Bounded in time: connect and read timeouts for each wait, and total_timeout for the
     whole exchange however the server paces its bytes."""
@@ -262,7 +234,7 @@ def current_calls_fetch(
     status, content_type, body = answer
     if "html" in content_type.lower():
         raise BadResponse(f"expected JSON, got {content_type.split(';')[0]}", http_status=status)
-    return current_calls_parse(_decode(body, status), http_status=status, filtered=filtered)
+    return current_calls_read(body, http_status=status, filtered=filtered, known=known)
 
 
 def _exchange(

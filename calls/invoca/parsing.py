@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import (
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -15,6 +18,7 @@ from typing import Any
 import orjson
 
 from calls.invoca.errors import BadResponse
+from calls.invoca.jsontext import KnownText, json_text_decode, text_digest
 from calls.memory import cycle_collector_paused
 from calls.phones import Phone, phone_parse
 
@@ -62,58 +66,9 @@ _ORJSON_CANONICAL = (
 # (counted in bytes, never fewer than characters), so in a call whose canonical form is this
 # short no value can pass MAX_VALUE_CHARS.
 _SHORT_CALL_CHARS = MAX_VALUE_CHARS // 2
-
-
-class _Deferred(Mapping[str, Any]):
-    """A read-only mapping built on first use. A poll that changes nothing only needs each
-    call's id and hash, so the per-field work is left for the calls that are written."""
-
-    __slots__ = ("_argument", "_build", "_data")
-
-    def __init__(self, build: Callable[[Any], dict[str, Any]], argument: Any) -> None:
-        self._build: Callable[[Any], dict[str, Any]] | None = build
-        self._argument = argument
-        self._data: dict[str, Any] = {}
-
-    def _materialised(self) -> dict[str, Any]:
-        if self._build is not None:
-            self._data, self._build, self._argument = self._build(self._argument), None, None
-        return self._data
-
-    # Whole-mapping reads go straight to the dict rather than key by key through Mapping.
-    def keys(self) -> KeysView[str]:
-        return self._materialised().keys()
-
-    def items(self) -> ItemsView[str, Any]:
-        return self._materialised().items()
-
-    def values(self) -> ValuesView[Any]:
-        return self._materialised().values()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._materialised().get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._materialised()
-
-    def __eq__(self, other: object) -> bool:
-        return self._materialised() == (
-            other._materialised() if isinstance(other, _Deferred) else other
-        )
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __getitem__(self, key: str) -> Any:
-        return self._materialised()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._materialised())
-
-    def __len__(self) -> int:
-        return len(self._materialised())
-
-    def __repr__(self) -> str:
-        return repr(self._materialised())
+# The same bound for a call's text as received, where a number may be written in fewer
+# characters than Python writes it back (1E15 is 1000000000000000.0): four times apart at most.
+_SHORT_CALL_TEXT = MAX_VALUE_CHARS // 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,23 +77,135 @@ class CustomField:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
 class CurrentCall:
+    """One live call as Invoca sent it.
+
+    Its id and its fingerprint are worked out when it is parsed, everything else on first use:
+    a poll that changes nothing needs only those two for each of thousands of calls."""
+
+    __slots__ = (
+        "_content_hash",
+        "_parts",
+        "_source",
+        "_text",
+        "raw_digest",
+        "raw_size",
+        "transaction_id",
+    )
     transaction_id: str
-    call_record_id: str
-    external_unique_id: str
-    call_status: str
-    calling_phone: Phone
-    destination_phone: Phone
-    called_phone: Phone
-    phone_type: str
-    bridge_start_time: datetime | None
-    start_time: datetime | None
-    general: Mapping[str, str]
-    custom_data: Mapping[str, CustomField]
-    demographics: Mapping[str, JsonScalar]
-    payload: Mapping[str, Any]
-    content_hash: str
+    raw_digest: str
+    raw_size: int
+    _source: dict[str, Any] | None
+    _text: str | None
+    _parts: _Parts | None
+    _content_hash: str
+
+    def __init__(
+        self,
+        *,
+        transaction_id: str,
+        source: dict[str, Any] | None,
+        text: str | None = None,
+        parts: _Parts | None = None,
+        raw_digest: str = "",
+        content_hash: str = "",
+    ) -> None:
+        init = object.__setattr__
+        init(self, "transaction_id", transaction_id)
+        init(self, "_source", source)  # None: decoded from _text on first use
+        init(self, "_text", text)
+        init(self, "_parts", parts)  # None: built on first use, from checked blocks
+        # A digest and the length of the call's text as received ("" and 0 when it was not
+        # kept): equal digests mean equal calls; different ones say nothing until
+        # content_hash is compared.
+        init(self, "raw_digest", raw_digest)
+        init(self, "raw_size", len(text) if text is not None else 0)
+        init(self, "_content_hash", content_hash)
+
+    @property
+    def _decoded(self) -> dict[str, Any]:
+        source = self._source
+        if source is None:  # worked out once, on first use: not a change of state
+            source = json_text_decode(self._text or "{}")
+            object.__setattr__(self, "_source", source)
+        return source
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a parsed call is read-only ({name})")
+
+    def __repr__(self) -> str:
+        return f"<CurrentCall {self.transaction_id}>"
+
+    @property
+    def payload(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._decoded)
+
+    @property
+    def content_hash(self) -> str:
+        """A digest of the call's content, blind to key order and spacing."""
+        if not self._content_hash:  # worked out once, on first use: not a change of state
+            object.__setattr__(self, "_content_hash", content_hash(self._decoded))
+        return self._content_hash
+
+    def _built_parts(self) -> _Parts:
+        parts = self._parts
+        if parts is None:  # worked out once, on first use: not a change of state
+            parts = _parts_build(self._decoded)
+            object.__setattr__(self, "_parts", parts)
+        return parts
+
+    @property
+    def general(self) -> Mapping[str, str]:
+        return self._built_parts()[0]
+
+    @property
+    def custom_data(self) -> Mapping[str, CustomField]:
+        return self._built_parts()[1]
+
+    @property
+    def demographics(self) -> Mapping[str, JsonScalar]:
+        return self._built_parts()[2]
+
+    def _field(self, key: str, limit: int) -> str:
+        return _text(self._decoded.get(key))[:limit]
+
+    @property
+    def call_record_id(self) -> str:
+        return self._field("call_record_id", 64)
+
+    @property
+    def external_unique_id(self) -> str:
+        return self._field("external_unique_id", 200)
+
+    @property
+    def call_status(self) -> str:
+        return self._field("call_status", 40)
+
+    @property
+    def phone_type(self) -> str:
+        return self._field("phone_type", 40)
+
+    @property
+    def calling_phone(self) -> Phone:
+        return phone_parse(self._field("calling_phone_number", 80))
+
+    @property
+    def destination_phone(self) -> Phone:
+        return phone_parse(self._field("destination_phone_number", 80))
+
+    @property
+    def called_phone(self) -> Phone:
+        return phone_parse(self._field("called_phone_number", 80))
+
+    @property
+    def bridge_start_time(self) -> datetime | None:
+        source = self._decoded
+        return _time(source.get("bridge_start_time") or source.get("transfer_start_time_utc"))
+
+    @property
+    def start_time(self) -> datetime | None:
+        source = self._decoded
+        return _time(source.get("start_time") or source.get("call_start_time_utc"))
 
     def custom_data_json(self) -> dict[str, dict[str, JsonScalar]]:
         return {
@@ -162,6 +229,10 @@ class CurrentCallsResult:
     def clean(self) -> bool:
         """Only a clean answer is a complete picture of what is live, so only it may end calls."""
         return not (self.filtered or self.partial or self.rejected)
+
+
+# A call's general fields, custom fields and demographics.
+_Parts = tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]
 
 
 class CallRejected(ValueError):
@@ -287,31 +358,16 @@ def _general(payload: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _deferred_parts(
-    payload: dict[str, Any],
-) -> tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]:
-    """Check now what can reject a short call (its blocks' shapes and sizes); build later."""
+def _blocks_check(payload: dict[str, Any]) -> None:
+    """What can reject a short call (its blocks' shapes and sizes), checked before its parts
+    are built on first use."""
     custom = _custom_block(payload.get("custom_data"))
-    nested = _demographics_block(custom.get(DEMOGRAPHICS_KEY)) if custom else None
-    top = _demographics_block(payload.get(DEMOGRAPHICS_KEY))
-    return (
-        _Deferred(_general, payload),
-        _Deferred(_custom_fields, custom),
-        _Deferred(_demographics_pair, (nested, top)),
-    )
+    if custom:
+        _demographics_block(custom.get(DEMOGRAPHICS_KEY))
+    _demographics_block(payload.get(DEMOGRAPHICS_KEY))
 
 
-def _custom_fields(raw: Any) -> dict[str, CustomField]:
-    return _custom_data(raw)[0]
-
-
-def _demographics_pair(blocks: tuple[Any, Any]) -> dict[str, JsonScalar]:
-    return _demographics(*blocks)
-
-
-def _eager_parts(
-    payload: dict[str, Any],
-) -> tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]:
+def _parts_build(payload: dict[str, Any]) -> _Parts:
     custom, nested_demographics = _custom_data(payload.get("custom_data"))
     demographics = _demographics(nested_demographics, payload.get(DEMOGRAPHICS_KEY))
     return (
@@ -321,7 +377,16 @@ def _eager_parts(
     )
 
 
-def current_call_parse(payload: Any) -> CurrentCall:
+def current_call_parse(payload: Any, text: str | None = None) -> CurrentCall:
+    """One entry of the list; `text` is the entry as it was sent, when the decoder kept it."""
+    if isinstance(payload, KnownText):  # checked when it was first received, as this text
+        return CurrentCall(
+            transaction_id=payload.transaction_id,
+            source=None,
+            text=payload.text,
+            raw_digest=payload.stored.raw_hash,
+            content_hash=payload.stored.content_hash,
+        )
     if not isinstance(payload, dict):
         raise CallRejected(f"entry is a {type(payload).__name__}, not an object")
     transaction_id = _text(payload.get("transaction_id")).strip()
@@ -329,35 +394,34 @@ def current_call_parse(payload: Any) -> CurrentCall:
         raise CallRejected("entry has no transaction_id")
     if len(transaction_id) > MAX_TRANSACTION_ID_CHARS:
         raise CallRejected(f"transaction_id is {len(transaction_id)} characters")
-    canonical = _canonical(payload)
-    parts = _deferred_parts if len(canonical) <= _SHORT_CALL_CHARS else _eager_parts
-    general, custom, demographics = parts(payload)
+    digest = ""
+    short = text is not None and len(text) <= _SHORT_CALL_TEXT
+    if not short:
+        canonical = _canonical(payload)
+        digest = _digest(canonical)
+        short = len(canonical) <= _SHORT_CALL_CHARS
+    if short:
+        _blocks_check(payload)
     return CurrentCall(
         transaction_id=transaction_id,
-        call_record_id=_text(payload.get("call_record_id"))[:64],
-        external_unique_id=_text(payload.get("external_unique_id"))[:200],
-        call_status=_text(payload.get("call_status"))[:40],
-        calling_phone=phone_parse(_text(payload.get("calling_phone_number"))[:80]),
-        destination_phone=phone_parse(_text(payload.get("destination_phone_number"))[:80]),
-        called_phone=phone_parse(_text(payload.get("called_phone_number"))[:80]),
-        phone_type=_text(payload.get("phone_type"))[:40],
-        bridge_start_time=_time(
-            payload.get("bridge_start_time") or payload.get("transfer_start_time_utc")
-        ),
-        start_time=_time(payload.get("start_time") or payload.get("call_start_time_utc")),
-        general=general,
-        custom_data=custom,
-        demographics=demographics,
-        payload=MappingProxyType(payload),
-        content_hash=_digest(canonical),
+        source=payload,
+        text=text,
+        parts=None if short else _parts_build(payload),  # a long call is checked value by value
+        raw_digest=text_digest(text) if text is not None else "",
+        content_hash=digest,
     )
 
 
 def current_calls_parse(
-    body: Any, *, http_status: int = 200, filtered: bool = False
+    body: Any,
+    *,
+    http_status: int = 200,
+    filtered: bool = False,
+    call_texts: Sequence[str] | None = None,
 ) -> CurrentCallsResult:
     """Parse a decoded body. A wrong top-level shape is a BadResponse; one bad entry among
-    good ones is left out and reported, and the good ones are kept."""
+    good ones is left out and reported, and the good ones are kept. `call_texts` are the
+    entries' texts as received, in order (calls.invoca.decoding), when known."""
     if not isinstance(body, dict):
         raise BadResponse(
             f"expected a JSON object, got {type(body).__name__}", http_status=http_status
@@ -370,6 +434,8 @@ def current_calls_parse(
         entries = []
     if not isinstance(entries, list):
         raise BadResponse("current_calls is not a list", http_status=http_status)
+    if call_texts is not None and len(call_texts) != len(entries):
+        call_texts = None
     calls: list[CurrentCall] = []
     rejected: list[str] = []
     notes: list[str] = []
@@ -377,7 +443,9 @@ def current_calls_parse(
     with cycle_collector_paused():
         for position, entry in enumerate(entries):
             try:
-                call = current_call_parse(entry)
+                call = current_call_parse(
+                    entry, call_texts[position] if call_texts is not None else None
+                )
             except CallRejected as exc:
                 rejected.append(f"entry {position}: {exc}")
                 continue

@@ -1,16 +1,19 @@
 """Apply one poll answer to the database: one transaction, a constant number of statements.
 
-new calls and changed ones are written by one upsert and get a snapshot each; unchanged ones
-only have last_seen_at moved; after a clean poll, live calls that were not in the answer count
-a miss and end after K misses, at their last sighting. Nothing here reads the clock.
+New calls and changed ones are written by one upsert and get a snapshot each. Unchanged ones
+are not written at all: a call in the answer before and in this one is marked
+sighting_current, and its last sighting moves with organization.sighted_at. Calls left out
+get their last sighting written down then; after a clean poll they count a miss and end after
+K misses, at their last sighting. Nothing here reads the clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
@@ -23,7 +26,10 @@ _UPSERT_FIELDS = [
     "custom_data",
     "demographics",
     "content_hash",
+    "raw_hash",
+    "raw_size",
     "last_seen_at",
+    "sighting_current",
     "ended_at",
     "missed_polls",
 ]
@@ -62,8 +68,11 @@ def _call_row(organization: Organization, call: CurrentCall, now: datetime) -> C
         custom_data=call.custom_data_json(),
         demographics=dict(call.demographics),
         content_hash=call.content_hash,
+        raw_hash=call.raw_digest,
+        raw_size=call.raw_size,
         first_seen_at=now,
         last_seen_at=now,
+        sighting_current=True,
         ended_at=None,
         missed_polls=0,
     )
@@ -85,77 +94,159 @@ def _snapshot_row(call_id: int, call: CurrentCall, now: datetime) -> CallSnapsho
 def calls_apply(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
-    """Write one answer's calls. Must run inside a transaction (poll_result_ingest's)."""
+    """Write one answer's calls. Must run inside a transaction (poll_result_ingest's), which
+    then sets organization.sighted_at to `now`."""
     with cycle_collector_paused():  # thousands of rows, no reference cycles (calls.memory)
         return _calls_write(organization=organization, result=result, now=now)
+
+
+class _Stored(NamedTuple):  # thousands per poll: a tuple is the cheapest record to build
+    pk: int
+    raw_hash: str
+    content_hash: str
+    missed_polls: int
+    sighting_current: bool
+    ended: bool = False
+
+    @property
+    def sighted_now(self) -> bool:
+        """In the answer before, and (so far) counted as in this one."""
+        return self.sighting_current and not self.missed_polls and not self.ended
+
+
+_STORED_COLUMNS = ("transaction_id", "pk", "raw_hash", "content_hash", "missed_polls")
+
+
+def _stored_calls(
+    organization: Organization, incoming: dict[str, CurrentCall]
+) -> tuple[dict[str, _Stored], dict[str, _Stored]]:
+    """The organization's live calls, and the ended ones this answer brings back."""
+    calls = Call.objects.filter(organization=organization)
+    live = {
+        row[0]: _Stored(*row[1:])
+        for row in calls.filter(ended_at__isnull=True).values_list(
+            *_STORED_COLUMNS, "sighting_current"
+        )
+    }
+    unknown = [transaction_id for transaction_id in incoming if transaction_id not in live]
+    ended = {}
+    if unknown:
+        ended = {
+            transaction_id: _Stored(pk, raw, digest, missed, False, ended=True)
+            for transaction_id, pk, raw, digest, missed in calls.filter(
+                ended_at__isnull=False, transaction_id__in=unknown
+            ).values_list(*_STORED_COLUMNS)
+        }
+    return live, ended
+
+
+def _sighted_before(organization: Organization) -> datetime | None:
+    """When the answer before this one was applied; locks the organization's row so that
+    answers for one organization are applied one at a time."""
+    return (
+        Organization.objects.select_for_update()
+        .filter(pk=organization.pk)
+        .values_list("sighted_at", flat=True)
+        .get()
+    )
 
 
 def _calls_write(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
-    by_id = {call.transaction_id: call for call in result.calls}
-    known = {
-        transaction_id: (pk, digest, ended_at)
-        for pk, transaction_id, digest, ended_at in Call.objects.filter(
-            organization=organization, transaction_id__in=list(by_id)
-        ).values_list("pk", "transaction_id", "content_hash", "ended_at")
-    }
+    sighted_before = _sighted_before(organization)
+    incoming = {call.transaction_id: call for call in result.calls}
+    live, ended_known = _stored_calls(organization, incoming)
     to_write: list[CurrentCall] = []
     to_snapshot: list[CurrentCall] = []
-    unchanged: list[int] = []
+    seen_again: list[int] = []  # unchanged, but missed or left out of the answer before
     new = changed = reopened = 0
-    for transaction_id, call in by_id.items():
-        stored = known.get(transaction_id)
+    for transaction_id, call in incoming.items():
+        stored = live.get(transaction_id) or ended_known.get(transaction_id)
         if stored is None:
             new += 1
             to_write.append(call)
             to_snapshot.append(call)
             continue
-        pk, digest, ended_at = stored
-        content_changed = digest != call.content_hash
-        if ended_at is not None:
-            reopened += 1
+        same_bytes = bool(call.raw_digest) and call.raw_digest == stored.raw_hash
+        content_changed = not same_bytes and call.content_hash != stored.content_hash
+        reopened += stored.ended
         if content_changed:
             changed += 1
             to_snapshot.append(call)
-        if content_changed or ended_at is not None:
-            to_write.append(call)
-        else:
-            unchanged.append(pk)
+        if content_changed or stored.ended or (call.raw_digest and not same_bytes):
+            to_write.append(call)  # changed, back from the ended, or the same sent anew
+        elif not stored.sighted_now:
+            seen_again.append(stored.pk)
 
-    pks = {transaction_id: stored[0] for transaction_id, stored in known.items()}
+    pks = {transaction_id: stored.pk for transaction_id, stored in live.items()}
+    pks.update((transaction_id, stored.pk) for transaction_id, stored in ended_known.items())
     if to_write:
-        written = Call.objects.bulk_create(
-            [_call_row(organization, call, now) for call in to_write],
-            update_conflicts=True,
-            unique_fields=["organization", "transaction_id"],
-            update_fields=_UPSERT_FIELDS,
-        )
-        # PostgreSQL and SQLite hand the new rows' ids back from the upsert (RETURNING).
-        pks.update((row.transaction_id, row.pk) for row in written if row.pk is not None)
+        _calls_upsert(organization, to_write, now, pks)
     if to_snapshot:
-        missing = [call.transaction_id for call in to_snapshot if call.transaction_id not in pks]
-        if missing:  # a backend that cannot return ids from an upsert
-            pks.update(
-                Call.objects.filter(
-                    organization=organization, transaction_id__in=missing
-                ).values_list("transaction_id", "pk")
-            )
         CallSnapshot.objects.bulk_create(
             [_snapshot_row(pks[call.transaction_id], call, now) for call in to_snapshot]
         )
-    if unchanged:
-        Call.objects.filter(pk__in=unchanged).update(last_seen_at=now, missed_polls=0)
-
-    ended = 0
-    if result.clean:
-        live_unseen = Call.objects.filter(organization=organization, ended_at__isnull=True).exclude(
-            last_seen_at=now
+    if seen_again:
+        Call.objects.filter(pk__in=seen_again).update(
+            last_seen_at=now, missed_polls=0, sighting_current=True
         )
-        live_unseen.update(missed_polls=F("missed_polls") + 1)
-        ended = Call.objects.filter(
-            organization=organization,
-            ended_at__isnull=True,
-            missed_polls__gte=organization.clean_misses_to_end,
-        ).update(ended_at=F("last_seen_at"))
-    return IngestCounts(seen=len(by_id), new=new, changed=changed, reopened=reopened, ended=ended)
+    ended = _absent_record(
+        organization,
+        absent=[stored for tid, stored in live.items() if tid not in incoming],
+        sighted_before=sighted_before,
+        clean=result.clean,
+    )
+    return IngestCounts(
+        seen=len(incoming), new=new, changed=changed, reopened=reopened, ended=ended
+    )
+
+
+def _calls_upsert(
+    organization: Organization, calls: list[CurrentCall], now: datetime, pks: dict[str, int]
+) -> None:
+    written = Call.objects.bulk_create(
+        [_call_row(organization, call, now) for call in calls],
+        update_conflicts=True,
+        unique_fields=["organization", "transaction_id"],
+        update_fields=_UPSERT_FIELDS,
+    )
+    # PostgreSQL and SQLite hand the new rows' ids back from the upsert (RETURNING).
+    pks.update((row.transaction_id, row.pk) for row in written if row.pk is not None)
+    missing = [call.transaction_id for call in calls if call.transaction_id not in pks]
+    if missing:  # a backend that cannot return ids from an upsert
+        pks.update(
+            Call.objects.filter(organization=organization, transaction_id__in=missing).values_list(
+                "transaction_id", "pk"
+            )
+        )
+
+
+def _absent_record(
+    organization: Organization,
+    *,
+    absent: list[_Stored],
+    sighted_before: datetime | None,
+    clean: bool,
+) -> int:
+    """Live calls left out of the answer: their last sighting was the answer before, if they
+    were in it. Only a clean answer counts a miss, and ends calls after enough of them."""
+    if not clean:
+        absent = [stored for stored in absent if stored.sighting_current]
+    if not absent:
+        return 0
+    Call.objects.filter(pk__in=[stored.pk for stored in absent]).update(
+        last_seen_at=Case(
+            When(sighting_current=True, then=Value(sighted_before, output_field=DateTimeField())),
+            default=F("last_seen_at"),
+        ),
+        sighting_current=False,
+        missed_polls=F("missed_polls") + (1 if clean else 0),
+    )
+    if not clean:
+        return 0
+    return Call.objects.filter(
+        organization=organization,
+        ended_at__isnull=True,
+        missed_polls__gte=organization.clean_misses_to_end,
+    ).update(ended_at=F("last_seen_at"))

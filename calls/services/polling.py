@@ -28,6 +28,7 @@ from calls.invoca import (
     RateLimited,
     current_calls_fetch,
 )
+from calls.memory import cycle_collector_paused
 from calls.models import (
     ApiToken,
     Organization,
@@ -36,6 +37,7 @@ from calls.models import (
     PollOutcome,
     PollRun,
 )
+from calls.selectors.polling import live_calls_known
 from calls.services.ingest import IngestCounts, calls_apply
 
 log = logging.getLogger("calls.poll")
@@ -156,9 +158,10 @@ def poll_result_ingest(
             duration_ms=_milliseconds(started_at, finished_at),
             error=error,
         )
-        state: dict[str, object] = {}
+        # The last sighting of every call this answer held (calls.services.ingest).
+        state: dict[str, object] = {"sighted_at": finished_at}
         if kind != PollKind.LOOKUP:
-            state = {
+            state |= {
                 "last_attempt_at": finished_at,
                 "consecutive_failures": 0,
                 "status": (
@@ -184,8 +187,7 @@ def poll_result_ingest(
             organization.status
         ):
             state["feed_version"] = F("feed_version") + 1
-        if state:
-            Organization.objects.filter(pk=organization.pk).update(**state)
+        Organization.objects.filter(pk=organization.pk).update(**state)
         if token is not None:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
     _log_run(run)
@@ -259,6 +261,19 @@ def organization_poll(
 ) -> PollAttempt:
     """Fetch once and record the outcome. The caller decides whether it is due (tasks) or
     forced (the `poll` command, the lookup button)."""
+    # The collector stays paused until the answer is freed: switched back on while the decoded
+    # body is still alive, its first pass would walk every object of it (calls.memory).
+    with cycle_collector_paused():
+        return _organization_poll(organization=organization, kind=kind, filters=filters, now=now)
+
+
+def _organization_poll(
+    *,
+    organization: Organization,
+    kind: str,
+    filters: CallFilters | None,
+    now: datetime | None,
+) -> PollAttempt:
     started_at = now or timezone.now()
     token = api_token_active(organization=organization)
     error: InvocaError
@@ -266,7 +281,7 @@ def organization_poll(
         if token is None:
             raise AuthenticationFailed("no active API token")
         request = organization_request(organization=organization, token=token, filters=filters)
-        result = current_calls_fetch(request)
+        result = current_calls_fetch(request, known=live_calls_known(organization=organization))
         return poll_result_ingest(
             organization=organization,
             result=result,

@@ -3,14 +3,24 @@ SQL statements it takes (constant in the number of calls)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from calls.invoca import RateLimited, Unavailable, current_calls_parse
-from calls.models import Call, CallSnapshot, Organization, OrganizationStatus, PollRun
+from calls.invoca import RateLimited, Unavailable
+from calls.invoca.decoding import current_calls_read
+from calls.models import (
+    Call,
+    CallSnapshot,
+    Organization,
+    OrganizationStatus,
+    PollRun,
+    call_last_seen,
+)
+from calls.selectors.polling import live_calls_known
 from calls.services import poll_failure_record, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -23,14 +33,24 @@ def at(seconds: float) -> datetime:
 
 
 def ingest(org: Organization, payloads: list, when: datetime, **flags):
-    result = current_calls_parse({"current_calls": payloads, **flags.pop("body", {})}, **flags)
+    """Apply an answer as a poll does: from its bytes, recognising the calls it holds."""
+    body = json.dumps({"current_calls": payloads, **flags.pop("body", {})}).encode()
     org.refresh_from_db()
+    result = current_calls_read(body, known=live_calls_known(organization=org), **flags)
     return poll_result_ingest(organization=org, result=result, started_at=when, finished_at=when)
 
 
 def fail(org: Organization, error, when: datetime):
     org.refresh_from_db()
     return poll_failure_record(organization=org, error=error, started_at=when, finished_at=when)
+
+
+def last_seen(transaction_id: str) -> datetime:
+    return (
+        Call.objects.annotate(sighting=call_last_seen())
+        .values_list("sighting", flat=True)
+        .get(transaction_id=transaction_id)
+    )
 
 
 def live_ids(org: Organization) -> set[str]:
@@ -56,7 +76,7 @@ def test_new_changed_unchanged_missed_and_ended():
     stored_b = Call.objects.get(transaction_id="B")
     assert stored_b.custom_data == {"lead_type": {"value": "hot", "source": "Api"}}
     assert stored_b.first_seen_at == T0
-    assert Call.objects.get(transaction_id="A").last_seen_at == at(5)
+    assert last_seen("A") == at(5)
 
     ingest(org, [b_changed], at(10))  # A missed once: still live
     a_row = Call.objects.get(transaction_id="A")
@@ -69,7 +89,7 @@ def test_new_changed_unchanged_missed_and_ended():
     assert back.counts.reopened == 1
     reopened = Call.objects.get(transaction_id="A")
     assert reopened.ended_at is None and reopened.missed_polls == 0
-    assert reopened.last_seen_at == at(20)
+    assert last_seen("A") == at(20)
     assert Call.objects.filter(transaction_id="A").count() == 1
     assert PollRun.objects.count() == 5
 
@@ -195,3 +215,61 @@ def test_statement_count_does_not_grow_with_calls():
     large, large_sql = scenario(1000)
     assert small == large, (small_sql, large_sql)
     assert small <= 16, small_sql
+
+
+def calls_updates(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "calls_call"')
+    ]
+
+
+def test_an_unchanged_poll_rewrites_no_call_yet_moves_every_sighting():
+    org = OrganizationFactory.create(clean_misses_to_end=1)
+    ingest(org, [call_payload("A"), call_payload("B")], T0)
+    with CaptureQueriesContext(connection) as queries:
+        ingest(org, [call_payload("A"), call_payload("B")], at(5))
+    assert calls_updates(queries) == []
+    assert (last_seen("A"), last_seen("B")) == (at(5), at(5))
+    ended = ingest(org, [call_payload("B")], at(10))  # A ends at its last sighting
+    assert ended.counts.ended == 1
+    assert Call.objects.get(transaction_id="A").ended_at == at(5)
+    assert last_seen("A") == at(5) and last_seen("B") == at(10)
+
+
+def test_a_call_left_out_of_an_unclean_answer_keeps_its_last_sighting():
+    org = OrganizationFactory.create(clean_misses_to_end=1)
+    ingest(org, [call_payload("A"), call_payload("B")], T0)
+    ingest(org, [call_payload("A")], at(5), filtered=True)  # B left out by the filter
+    ingest(org, [call_payload("A")], at(10), filtered=True)
+    assert last_seen("A") == at(10) and last_seen("B") == T0
+    assert Call.objects.get(transaction_id="B").missed_polls == 0
+    ingest(org, [call_payload("A"), call_payload("B")], at(15))  # back in a clean answer
+    assert last_seen("B") == at(15)
+    ingest(org, [call_payload("A")], at(20))
+    assert Call.objects.get(transaction_id="B").ended_at == at(15)
+
+
+def test_the_same_call_sent_in_other_words_is_no_change():
+    org = OrganizationFactory.create()
+    payload = call_payload("A")
+    ingest(org, [payload], T0)
+    reordered = dict(reversed(list(payload.items())))
+    again = ingest(org, [reordered], at(5))
+    assert not again.counts.anything_changed
+    assert CallSnapshot.objects.count() == 1
+    # Its new wording is remembered, so that the next poll recognises it from its bytes.
+    with CaptureQueriesContext(connection) as queries:
+        ingest(org, [reordered], at(10))
+    assert calls_updates(queries) == [] and last_seen("A") == at(10)
+
+
+def test_an_unchanged_poll_takes_six_statements():
+    org = OrganizationFactory.create()
+    body = json.dumps({"current_calls": [call_payload(f"T{i}") for i in range(50)]}).encode()
+    ingest(org, json.loads(body)["current_calls"], T0)
+    result = current_calls_read(body)
+    org.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        poll_result_ingest(organization=org, result=result, started_at=at(5), finished_at=at(5))
+    # Begin, the organization's row, its live calls, the run, the organization, commit.
+    assert len(queries.captured_queries) == 6, [q["sql"][:80] for q in queries.captured_queries]
