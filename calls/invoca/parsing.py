@@ -310,9 +310,10 @@ def _custom_data(raw: Any) -> tuple[dict[str, CustomField], Any]:
         if name == DEMOGRAPHICS_KEY:
             nested_demographics = entry
         elif isinstance(entry, dict):
+            value, source = entry.get("value"), entry.get("source")
             fields[name] = CustomField(
-                value=_scalar(entry.get("value"), "a custom data value"),
-                source=_text(entry.get("source")),
+                value if _short_text(value) else _scalar(value, "a custom data value"),
+                source if type(source) is str else _text(source),
             )
         else:  # a bare value instead of {"value", "source"}: keep it, source unknown
             fields[name] = CustomField(value=_scalar(entry, "a custom data value"), source="")
@@ -326,7 +327,7 @@ def _demographics(*blocks: Any) -> dict[str, JsonScalar]:
         if block is None:
             continue
         for key, value in block.items():
-            merged[str(key)] = _scalar(value, "a demographics value")
+            merged[key] = value if _short_text(value) else _scalar(value, "a demographics value")
     return merged
 
 
@@ -350,9 +351,14 @@ def content_hash(payload: Mapping[str, Any]) -> str:
     return _digest(_canonical(payload))
 
 
+def _short_text(value: Any) -> bool:
+    # Nearly every value is short text, taken as is without the checks below.
+    return type(value) is str and len(value) <= MAX_VALUE_CHARS
+
+
 def _general(payload: dict[str, Any]) -> dict[str, str]:
     return {
-        key: _text(_scalar(value, f"field {key[:40]}"))
+        key: value if _short_text(value) else _text(_scalar(value, f"field {key[:40]}"))
         for key, value in payload.items()
         if key not in _IDENTITY_KEYS
     }

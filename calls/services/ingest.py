@@ -245,8 +245,8 @@ def _absent_record(
     )
     if not clean:
         return 0
+    # Only a call that missed this answer can have reached the limit with it.
     return Call.objects.filter(
-        organization=organization,
-        ended_at__isnull=True,
+        pk__in=[stored.pk for stored in absent],
         missed_polls__gte=organization.clean_misses_to_end,
     ).update(ended_at=F("last_seen_at"))

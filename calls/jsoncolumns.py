@@ -1,0 +1,31 @@
+"""How JSON columns are written: the same values, several times faster.
+
+A poll that brings hundreds of new or changed calls writes each one's fields and a snapshot
+of it, about ten kilobytes of JSON per call; the standard encoder was a large part of that.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+# What JSON has no word for goes to the standard encoder, which refuses it as before, rather
+# than being written in orjson's own way.
+_PASS_THROUGH = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+class CompactJSONEncoder(json.JSONEncoder):
+    """Compact JSON from orjson; what it cannot write (integers beyond 64 bits, keys that are
+    not text, the types above) from the standard encoder."""
+
+    def encode(self, o: Any) -> str:
+        try:
+            return orjson.dumps(o, option=_PASS_THROUGH).decode()
+        except TypeError:  # orjson.JSONEncodeError included
+            return super().encode(o)
