@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import orjson
+from django.db import models
 
 # What JSON has no word for goes to the standard encoder, which refuses it as before, rather
 # than being written in orjson's own way.
@@ -29,3 +30,18 @@ class CompactJSONEncoder(json.JSONEncoder):
             return orjson.dumps(o, option=_PASS_THROUGH).decode()
         except TypeError:  # orjson.JSONEncodeError included
             return super().encode(o)
+
+
+class CompactJSONField(models.JSONField):
+    """A JSON column written with CompactJSONEncoder, one query parameter per value.
+
+    Having a placeholder of its own keeps PostgreSQL's bulk insert off its UNNEST form, which
+    puts every value of a column into one array literal and escapes each of its quotes in
+    Python: most of the cost of inserting hundreds of calls and their snapshots."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("encoder", CompactJSONEncoder)
+        super().__init__(*args, **kwargs)
+
+    def get_placeholder(self, value: Any, compiler: Any, connection: Any) -> str:
+        return "%s"

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.views.decorators.debug import sensitive_variables
 
 from calls.crypto import secret_decrypt, secret_encrypt
-from calls.jsoncolumns import CompactJSONEncoder
+from calls.jsoncolumns import CompactJSONField
 
 DEFAULT_API_BASE_URL = "https://invoca.net/api/2022-08-01"
 
@@ -202,11 +202,9 @@ class Call(models.Model):
     phone_type = models.CharField(max_length=40, blank=True)
     bridge_start_time = models.DateTimeField(null=True, blank=True)
     start_time = models.DateTimeField(null=True, blank=True)
-    general = models.JSONField(
-        default=dict, encoder=CompactJSONEncoder, help_text="The other Invoca fields, as text."
-    )
-    custom_data = models.JSONField(default=dict, encoder=CompactJSONEncoder)
-    demographics = models.JSONField(default=dict, encoder=CompactJSONEncoder)
+    general = CompactJSONField(default=dict, help_text="The other Invoca fields, as text.")
+    custom_data = CompactJSONField(default=dict)
+    demographics = CompactJSONField(default=dict)
     content_hash = models.CharField(max_length=32)
     # A digest and the length (in characters) of the call's text as last received: a poll
     # recognises an unchanged call by them without decoding it (calls.invoca.decoding).
@@ -276,12 +274,10 @@ class CallSnapshot(models.Model):
     observed_at = models.DateTimeField()
     content_hash = models.CharField(max_length=32)
     call_status = models.CharField(max_length=40, blank=True)
-    general = models.JSONField(default=dict, encoder=CompactJSONEncoder)
-    custom_data = models.JSONField(default=dict, encoder=CompactJSONEncoder)
-    demographics = models.JSONField(default=dict, encoder=CompactJSONEncoder)
-    payload = models.JSONField(
-        default=dict, encoder=CompactJSONEncoder, help_text="The call exactly as Invoca sent it."
-    )
+    general = CompactJSONField(default=dict)
+    custom_data = CompactJSONField(default=dict)
+    demographics = CompactJSONField(default=dict)
+    payload = CompactJSONField(default=dict, help_text="The call exactly as Invoca sent it.")
 
     class Meta:
         ordering = ["observed_at", "id"]
