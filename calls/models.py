@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Case, F, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.views.decorators.debug import sensitive_variables
 
 from calls.crypto import secret_decrypt, secret_encrypt
@@ -33,6 +34,9 @@ class OrganizationStatus(models.TextChoices):
     DEGRADED = "degraded"
     AUTH_FAILED = "auth_failed"
     DISABLED = "disabled"
+
+
+_POLL_WRITTEN = frozenset({"sighted_at"})
 
 
 class Organization(models.Model):
@@ -88,6 +92,20 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.organization_type} {self.invoca_id})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # sighted_at is the poll's own (calls.services.ingest): saving a copy read before the
+        # latest poll, as a form does, must not move it back.
+        if not self._state.adding and not kwargs.get("force_insert") and not args:
+            kwargs.setdefault(
+                "update_fields",
+                [
+                    field.name
+                    for field in self._meta.concrete_fields
+                    if not field.primary_key and field.name not in _POLL_WRITTEN
+                ],
+            )
+        super().save(*args, **kwargs)
 
 
 class ApiToken(models.Model):
@@ -240,12 +258,22 @@ class Call(models.Model):
         return self.ended_at is None
 
 
-def call_last_seen(*, path: str = "") -> Coalesce:
+def call_last_seen(*, path: str = "") -> Greatest:
     """A call's last sighting as a query expression (joins its organization); `path` leads
-    to the call from the queried model, e.g. "call__" from a snapshot."""
-    return Coalesce(
-        Case(When(**{f"{path}sighting_current": True}, then=F(f"{path}organization__sighted_at"))),
-        F(f"{path}last_seen_at"),
+    to the call from the queried model, e.g. "call__" from a snapshot. Never before the
+    call's own last_seen_at, whatever the organization's row says."""
+    written = F(f"{path}last_seen_at")
+    return Greatest(
+        written,
+        Coalesce(
+            Case(
+                When(
+                    **{f"{path}sighting_current": True},
+                    then=F(f"{path}organization__sighted_at"),
+                )
+            ),
+            written,
+        ),
         output_field=models.DateTimeField(),
     )
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Greatest
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
@@ -235,11 +236,14 @@ def _absent_record(
         absent = [stored for stored in absent if stored.sighting_current]
     if not absent:
         return 0
+    # Never earlier than the time already written, should the organization's row be behind.
+    sighting = (
+        Greatest(F("last_seen_at"), Value(sighted_before, output_field=DateTimeField()))
+        if sighted_before is not None
+        else F("last_seen_at")
+    )
     Call.objects.filter(pk__in=[stored.pk for stored in absent]).update(
-        last_seen_at=Case(
-            When(sighting_current=True, then=Value(sighted_before, output_field=DateTimeField())),
-            default=F("last_seen_at"),
-        ),
+        last_seen_at=Case(When(sighting_current=True, then=sighting), default=F("last_seen_at")),
         sighting_current=False,
         missed_polls=F("missed_polls") + (1 if clean else 0),
     )

@@ -273,3 +273,17 @@ def test_an_unchanged_poll_takes_six_statements():
         poll_result_ingest(organization=org, result=result, started_at=at(5), finished_at=at(5))
     # Begin, the organization's row, its live calls, the run, the organization, commit.
     assert len(queries.captured_queries) == 6, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_saving_an_older_copy_of_the_organization_keeps_the_sightings():
+    org = OrganizationFactory.create(clean_misses_to_end=1)
+    stale = Organization.objects.get(pk=org.pk)  # as a form reads it, before the polls
+    ingest(org, [call_payload("A"), call_payload("B")], T0)
+    ingest(org, [call_payload("A"), call_payload("B")], at(5))
+    stale.name = "Renamed"
+    stale.save()
+    org.refresh_from_db()
+    assert org.name == "Renamed" and org.sighted_at == at(5)
+    assert last_seen("A") == at(5)
+    ingest(org, [call_payload("B")], at(10))
+    assert Call.objects.get(transaction_id="A").ended_at == at(5)
