@@ -123,9 +123,9 @@ def main() -> None:
     from tests.servers import free_port
 
     with django_environment(postgres=arguments.postgres) as environment:
-        from live_list import _organization_with_calls
+        from live_list import LiveOrganization
 
-        organization = _organization_with_calls(number=1, calls=arguments.calls)
+        organization = LiveOrganization(number=1, calls=arguments.calls).organization
         (cookie,) = agent_users(count=1, organizations=[organization])
         port = free_port()
         base = f"http://127.0.0.1:{port}"

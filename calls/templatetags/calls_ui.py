@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 from django import template
+from django.template.defaultfilters import stringfilter, truncatechars
 
 from calls.presentation import duration_text
 
@@ -31,3 +33,14 @@ def after_bridge(seconds: int | None) -> str:
         return ""
     sign = "-" if seconds < 0 else "+"
     return f"{sign}{duration_text(abs(seconds))} after bridge"
+
+
+@register.filter(is_safe=True)
+@stringfilter
+def clip(value: str, length: int) -> str:
+    """Django's `truncatechars`, except that text which fits (most of it) is returned at once:
+    the filter itself walks it character by character and looks up the translated "…"."""
+    text = unicodedata.normalize("NFC", value)
+    if len(text) <= length:
+        return text
+    return truncatechars(value, length)

@@ -19,6 +19,7 @@ from calls.selectors.live import (
 )
 from calls.selectors.viewer import feed_problems, feed_version_token, viewer_get, viewer_time_zone
 from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
+from calls.views.live_rows import call_rows_html
 
 REFRESH_CHOICES = (1, 2, 5, 10)
 
@@ -47,8 +48,11 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
         for call in calls
     ]
     problems = feed_problems(viewer=viewer, now=now)
+    user_time_zone = viewer_time_zone(user=request.user, viewer=viewer)
     context = {
         "rows": rows,
+        # The wallboard lays its rows out in its own template.
+        "rows_html": "" if wall else call_rows_html(rows=rows, time_zone=user_time_zone, now=now),
         "filters": filters,
         "filter_query": urlencode(filters.query()),
         "viewer": viewer,
@@ -59,7 +63,7 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
         "version": version,
         "now": now,
         "wall": wall,
-        "user_time_zone": viewer_time_zone(user=request.user, viewer=viewer),
+        "user_time_zone": user_time_zone,
         "highlighted_count": sum(1 for row in rows if row.badges),
         "repeat_count": sum(1 for row in rows if row.repeat_count),
         "refresh_choices": REFRESH_CHOICES,
