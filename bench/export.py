@@ -3,7 +3,11 @@
 Goals: the export's rows/s at least 25 % of the bare writer's; peak memory flat (Python heap
 peak, tracemalloc, at a tenth of the size and at full size within 20 MB).
 
-    .venv/bin/python bench/export.py [--postgres] [--snapshots 100000]
+    .venv/bin/python bench/export.py [--postgres] [--snapshots 100000] [--vary]
+
+By default a call's snapshots repeat its JSON exactly. --vary makes each snapshot what a
+stored snapshot usually is, a change: another status and another value of one custom field
+(general and demographics repeat).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snapshots", type=int, default=100_000)
+    parser.add_argument(
+        "--vary", action="store_true", help="each snapshot changes its status and a custom field"
+    )
 
 
 class _Discard:
@@ -36,9 +43,21 @@ class _Discard:
         return len(line)
 
 
-def _populate(*, name: str, snapshots: int) -> Any:
+_STATUSES = ("ringing", "bridged", "on_hold", "transferred")
+
+
+def _version(custom_data: dict[str, Any], version: int) -> dict[str, Any]:
+    """The custom data with its first field's value changed, as of snapshot `version`."""
+    changed = dict(custom_data)
+    for name, entry in changed.items():
+        changed[name] = {**entry, "value": f"v{version}"} if type(entry) is dict else version
+        break
+    return changed
+
+
+def _populate(*, name: str, snapshots: int, vary: bool = False) -> Any:
     """An organization whose calls have `snapshots` snapshots in all (SNAPSHOTS_PER_CALL each),
-    with the sandbox's realistic payloads."""
+    with the sandbox's realistic payloads; `vary`: each snapshot differs from the one before."""
     from calls.invoca import current_calls_parse
     from calls.models import Call, CallSnapshot, Organization
     from calls.sandbox.population import bulk_payload
@@ -80,9 +99,9 @@ def _populate(*, name: str, snapshots: int) -> Any:
                         call=row,
                         observed_at=T0 + timedelta(seconds=5 * version),
                         content_hash=f"{version:032d}",
-                        call_status=call.call_status,
+                        call_status=_STATUSES[version % 4] if vary else call.call_status,
                         general=row.general,
-                        custom_data=row.custom_data,
+                        custom_data=_version(row.custom_data, version) if vary else row.custom_data,
                         demographics=row.demographics,
                         payload=dict(call.payload),
                     )
@@ -121,8 +140,9 @@ def main() -> None:
     arguments = bench_arguments(__doc__ or "", _options)
     size = 200 if arguments.tiny else arguments.snapshots
     with django_environment(postgres=arguments.postgres) as environment:
-        small = _populate(name="Export small", snapshots=max(1, size // 10))
-        large = _populate(name="Export large", snapshots=size)
+        vary = arguments.vary
+        small = _populate(name="Export small", snapshots=max(1, size // 10), vary=vary)
+        large = _populate(name="Export large", snapshots=size, vary=vary)
 
         # The same rows the export writes, parsed back into memory once.
         text = "".join(itertools.islice(_export_text(large), 1 + BARE_ROWS // 500))
@@ -142,7 +162,8 @@ def main() -> None:
     tiny = arguments.tiny
     growth = large_peak - small_peak
     table_print(
-        f"CSV export of {rows:,} snapshots, {environment.database}, median of {arguments.runs}",
+        f"CSV export of {rows:,} {'changing ' if arguments.vary else ''}snapshots, "
+        f"{environment.database}, median of {arguments.runs}",
         ["figure", "ratio", "goal", "holds", "export", "yardstick"],
         [
             [

@@ -1,8 +1,9 @@
 """CSV rows and cell sanitising, shared by the web export, the admin action and export_calls.
 
 The header needs every custom data field and demographics key present in the export, and
-rows are streamed, so an export reads its rows twice: once for their JSON keys only, then
-for the rows themselves. Both passes iterate in chunks; memory stays flat at any size.
+rows are streamed: an export reads its records once, into a temporary file that gathers the
+keys (calls.export.spool), then writes the header and the rows from that file. Memory stays
+flat at any size.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import csv
 import json
 import re
+import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain, islice, repeat
 from typing import Any
 
-from calls.selectors.export import JSON_COLUMNS, ExportRecord, ExportSource, json_loads
+from calls.export.spool import SPOOL_MEMORY_BYTES, records_spool, records_unspool
+from calls.selectors.export import ExportRecord, ExportSource, json_loads
 
 CALL_COLUMNS = (
     "organization_id",
@@ -144,7 +147,7 @@ class ExportColumns:
 
 
 def export_columns(*, keys: Mapping[str, Iterable[str]], snapshots: bool) -> ExportColumns:
-    """The header's columns for the JSON keys present in the export (ExportSource.json_keys)."""
+    """The header's columns for the JSON keys present in the export (records_spool)."""
     extra_general = sorted(set(keys.get("general", ())) - set(GENERAL_COLUMNS))
     return ExportColumns(
         snapshots=snapshots,
@@ -155,7 +158,9 @@ def export_columns(*, keys: Mapping[str, Iterable[str]], snapshots: bool) -> Exp
 
 
 def _duration_seconds(record: ExportRecord, now: datetime) -> str:
-    start = _moment(record.bridge_start_time or record.first_seen_at)
+    started = record.bridge_start_time or record.first_seen_at
+    assert started is not None  # a call's first row (ExportRecord.starts_call)
+    start = _moment(started)
     end = _moment(record.ended_at) if record.ended_at else now
     return str(max(0, int((end - start).total_seconds())))
 
@@ -265,15 +270,6 @@ def _call_cells(record: ExportRecord, now: datetime) -> _CallCells:
 
 _UNSEEN = object()
 
-# The ExportRecord fields that belong to the call itself: equal for all its snapshots.
-_CALL_FIELDS = ExportRecord._fields.index("call_status")
-assert set(ExportRecord._fields[_CALL_FIELDS:]) == {
-    "call_status",
-    *JSON_COLUMNS,
-    "organization_name",  # the call's too, but fixed by organization_id
-    "observed_at",
-}
-
 
 def export_rows(
     *, records: Iterable[ExportRecord], columns: ExportColumns, now: datetime
@@ -284,10 +280,10 @@ def export_rows(
 
     A call's snapshots come one after another, and each differs from the one before in some
     of its columns only (often just the status or custom data): cells are built again only
-    for what differs from the previous row, compared as the database's text."""
+    for what differs from the previous row, as ExportRecord tells (the call's columns on its
+    first row only, a JSON column None when unchanged), or as its text compares."""
     general_keys = columns.general[len(_RECORD_GENERAL) :]
     # What the cells below were built from; nothing yet, so the first record builds them all.
-    call_key: object = _UNSEEN
     general_text: object = _UNSEEN
     custom_text: object = _UNSEEN
     demographics_text: object = _UNSEEN
@@ -296,15 +292,15 @@ def export_rows(
     custom: list[Any] = []
     demographics: list[Any] = []
     for record in records:
-        if record[:_CALL_FIELDS] != call_key:
-            call_key, call = record[:_CALL_FIELDS], _call_cells(record, now)
-        if record.general != general_text:
+        if record.starts_call:
+            call = _call_cells(record, now)
+        if record.general is not None and record.general != general_text:
             general_text = record.general
             general = _object_cells(record.general, general_keys)
-        if record.custom_data != custom_text:
+        if record.custom_data is not None and record.custom_data != custom_text:
             custom_text = record.custom_data
             custom = _custom_cells(record.custom_data, columns.custom)
-        if record.demographics != demographics_text:
+        if record.demographics is not None and record.demographics != demographics_text:
             demographics_text = record.demographics
             demographics = _object_cells(record.demographics, columns.demographics)
         before_status, after_status, after_observed = call
@@ -339,16 +335,18 @@ def export_lines(
     rows = 0
     complete = False
     try:
-        columns = export_columns(keys=source.json_keys(), snapshots=source.snapshots is not None)
-        writer.writerow(columns.header())
-        yield (BOM if bom else "") + out.pop()
-        lines = export_rows(records=source.records(), columns=columns, now=now)
-        while chunk := list(islice(lines, batch)):
-            writer.writerows(chunk)  # formats the batch in C
-            rows += len(chunk)
-            piece = "".join(out)
-            out.clear()
-            yield piece
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+            keys = records_spool(records=source.records(), file=spool)
+            columns = export_columns(keys=keys, snapshots=source.snapshots is not None)
+            writer.writerow(columns.header())
+            yield (BOM if bom else "") + out.pop()
+            lines = export_rows(records=records_unspool(file=spool), columns=columns, now=now)
+            while chunk := list(islice(lines, batch)):
+                writer.writerows(chunk)  # formats the batch in C
+                rows += len(chunk)
+                piece = "".join(out)
+                out.clear()
+                yield piece
         complete = True
     finally:
         if on_finish is not None:

@@ -1,5 +1,5 @@
 """Reads for the CSV export: who may export which organizations, the list's filters, and the
-two streamed passes over the rows (their JSON keys first, for the header; then the rows).
+rows, streamed in one pass (ExportSource.records; calls.export.spool keeps them for writing).
 
 The web button, the admin action and the `export_calls` command all read through here, so
 the three doors export exactly the same rows for the same filters.
@@ -16,11 +16,29 @@ from typing import Any, NamedTuple
 import orjson
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
-from django.db.models import F, Func, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import (
+    BooleanField,
+    Case,
+    Expression,
+    F,
+    Func,
+    QuerySet,
+    TextField,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, Lag, RowNumber
+from django.db.models.lookups import Exact
 from django.utils.dateparse import parse_datetime
 
-from calls.models import CALL_INVOCA_COLUMNS, Call, CallSnapshot, Organization, Role
+from calls.models import (
+    CALL_INVOCA_COLUMNS,
+    Call,
+    CallSnapshot,
+    Organization,
+    Role,
+    call_last_seen,
+)
 from calls.selectors.live import search_q
 
 STATUSES = ("live", "ended", "all")
@@ -125,7 +143,9 @@ def calls_filter(calls: QuerySet[Call], *, filters: ExportFilters) -> QuerySet[C
         calls = calls.filter(ended_at__isnull=False)
     # A call belongs to a window when it was live at some moment inside it.
     if filters.since is not None:
-        calls = calls.filter(last_seen_at__gte=filters.since)
+        calls = calls.alias(export_last_seen=call_last_seen()).filter(
+            export_last_seen__gte=filters.since
+        )
     if filters.until is not None:
         calls = calls.filter(first_seen_at__lt=filters.until)
     return calls_search(calls, query=filters.query)
@@ -147,36 +167,43 @@ _CALL_COLUMNS = (
     "ended_at",
 )
 JSON_COLUMNS = ("general", "custom_data", "demographics")
-_STATE_COLUMNS = ("call_status", *JSON_COLUMNS)  # a snapshot's own, else the call's latest
 
 
 class ExportRecord(NamedTuple):
     """One row's data, named the same whether it is a call's or one of its snapshots'.
 
     Times are ISO 8601 UTC text as the database formatted it (_UtcText), JSON columns are
-    their JSON text: decoding them is left to the row writer, the only reader."""
+    their JSON text: decoding them is left to the row writer, the only reader.
 
-    organization_id: int
-    transaction_id: str
-    call_record_id: str
-    external_unique_id: str
-    calling_phone_number: str
-    calling_phone_number_raw: str
-    destination_phone_number: str
-    destination_phone_number_raw: str
-    called_phone_number: str
-    called_phone_number_raw: str
-    phone_type: str
+    A call's snapshots come one after another and repeat much of the row before them (the
+    JSON alone is a few kB a row), which may be left out rather than formatted and sent again
+    (by PostgreSQL in the query, ExportSource.records; by calls.export.spool in its file): the
+    call's own columns, up to organization_name, then come with its first row only
+    (`starts_call`; None after it), and a JSON column only when it differs from the row
+    before (None: the same as that row's)."""
+
+    starts_call: bool
+    organization_id: int | None
+    transaction_id: str | None
+    call_record_id: str | None
+    external_unique_id: str | None
+    calling_phone_number: str | None
+    calling_phone_number_raw: str | None
+    destination_phone_number: str | None
+    destination_phone_number_raw: str | None
+    called_phone_number: str | None
+    called_phone_number_raw: str | None
+    phone_type: str | None
     bridge_start_time: str | datetime | None
     start_time: str | datetime | None
-    first_seen_at: str | datetime
-    last_seen_at: str | datetime
+    first_seen_at: str | datetime | None
+    last_seen_at: str | datetime | None
     ended_at: str | datetime | None
+    organization_name: str | None
     call_status: str
     general: str | None
     custom_data: str | None
     demographics: str | None
-    organization_name: str
     observed_at: str | datetime | None = None
 
 
@@ -210,13 +237,42 @@ class _UtcText(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def _read_as_text(name: str, path: str = "") -> Func | Cast:
-    column = F(path + name)
+class _Differs(Func):
+    """`a IS DISTINCT FROM b`: unlike `<>`, true also when only one of them is null."""
+
+    arg_joiner = " IS DISTINCT FROM "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, arg_joiner=" IS NOT ", **extra)
+
+
+def _as_text(name: str, path: str = "") -> Func | F:
+    """A column as ExportRecord holds it; `path` leads to the call (a snapshot's call__)."""
+    column = call_last_seen(path=path) if name == "last_seen_at" else F(path + name)
     if name in _TIME_COLUMNS:
         return _UtcText(column)
     if name in JSON_COLUMNS:
         return Cast(column, TextField())
-    return column  # type: ignore[return-value]
+    return column
+
+
+def _per_call(expression: Expression) -> Window:
+    """`expression` over the snapshots of each call, in the order they were observed.
+
+    Partitioned by the call's first sighting as well as its id: the window's order is then
+    the export's, and the database sorts the rows once for both."""
+    return Window(
+        expression,
+        partition_by=[F("call__first_seen_at"), F("call_id")],
+        order_by=[F("observed_at").asc(), F("pk").asc()],
+    )
+
+
+def _json_if_changed(name: str) -> Case:
+    """A snapshot's JSON column as text, or null when it equals the call's snapshot before."""
+    return Case(When(_Differs(F(name), _per_call(Lag(name))), then=_as_text(name)))
 
 
 def json_loads(text: str) -> Any:
@@ -249,56 +305,46 @@ class ExportSource:
     def rows(self) -> QuerySet[Any]:
         return self.snapshots if self.snapshots is not None else self.calls
 
-    def json_keys(self) -> dict[str, set[str]]:
-        """Every key of general, custom_data and demographics present in the export."""
-        rows = self.rows.order_by()
-        if connections[rows.db].vendor == "sqlite":
-            # json_each in SQLite's C code beats decoding every value in Python; elsewhere
-            # (PostgreSQL's jsonb_object_keys with DISTINCT) it measured slower.
-            return {column: _sqlite_distinct_keys(rows, column) for column in JSON_COLUMNS}
-        keys: dict[str, set[str]] = {column: set() for column in JSON_COLUMNS}
-        as_text = {column: _read_as_text(column) for column in JSON_COLUMNS}
-        previous: tuple[str | None, ...] = (None,) * len(JSON_COLUMNS)
-        for values in _values(rows, as_text):
-            for column, text, before in zip(JSON_COLUMNS, values, previous, strict=True):
-                # A call's snapshots often repeat a column as it was: its keys are known.
-                value = json_loads(text) if text and text != before else None
-                if type(value) is dict:
-                    keys[column].update(value)
-            previous = values
-        return keys
+    @property
+    def _leaves_out_repeats(self) -> bool:
+        """Whether the database leaves out what a snapshot row repeats (ExportRecord). On
+        SQLite its window functions measured slower than reading the repeats."""
+        return self.snapshots is not None and connections[self.rows.db].vendor != "sqlite"
+
+    def _json_texts(self) -> dict[str, Any]:
+        if self._leaves_out_repeats:
+            return {column: _json_if_changed(column) for column in JSON_COLUMNS}
+        return {column: _as_text(column) for column in JSON_COLUMNS}
 
     def records(self) -> Iterator[ExportRecord]:
-        """In ExportRecord's field order: the call's columns, the state, the organization's
-        name, and for snapshots when each was observed."""
-        rows: QuerySet[Any]
+        """In ExportRecord's field order: the call's columns and its organization's name, the
+        state, and for snapshots when each was observed."""
+        state = {"call_status": F("call_status"), **self._json_texts()}
         if self.snapshots is None:
-            rows, call_path = self.calls.order_by("first_seen_at", "pk"), ""
-        else:
-            rows = self.snapshots.order_by("call__first_seen_at", "call_id", "observed_at", "pk")
-            call_path = "call__"
-        expressions: dict[str, Any] = {
-            name: _read_as_text(name, call_path if name in _CALL_COLUMNS else "")
-            for name in (*_CALL_COLUMNS, *_STATE_COLUMNS)
-        }
-        expressions["organization_name"] = F(f"{call_path}organization__name")
-        if self.snapshots is not None:
-            expressions["observed_at"] = _read_as_text("observed_at")
-        for values in _values(rows, expressions):
-            yield ExportRecord(*values)
-
-
-def _sqlite_distinct_keys(rows: QuerySet[Any], column: str) -> set[str]:
-    sql, params = rows.values(export_value=F(column)).query.sql_with_params()
-    # Django's own compiled query, wrapped; every value in it stays a parameter.
-    query = (
-        f"SELECT DISTINCT item.key FROM ({sql}) export_rows, "  # noqa: S608
-        "json_each(export_rows.export_value) item "
-        "WHERE json_type(export_rows.export_value) = 'object'"
-    )
-    with connections[rows.db].cursor() as cursor:
-        cursor.execute(query, params)
-        return {key for (key,) in cursor.fetchall()}
+            calls: dict[str, Any] = {name: _as_text(name) for name in _CALL_COLUMNS}
+            calls["organization_name"] = F("organization__name")
+            for values in _values(self.calls.order_by("first_seen_at", "pk"), calls | state):
+                yield ExportRecord(True, *values)
+            return
+        rows = self.snapshots.order_by("call__first_seen_at", "call_id", "observed_at", "pk")
+        calls = {name: _as_text(name, "call__") for name in _CALL_COLUMNS}
+        calls["organization_name"] = F("call__organization__name")
+        observed = {"observed_at": _as_text("observed_at")}
+        if self._leaves_out_repeats:
+            starts_call = Exact(_per_call(RowNumber()), 1)
+            first_only = {
+                name: Case(When(starts_call, then=value)) for name, value in calls.items()
+            }
+            expressions = {"starts_call": starts_call, **first_only, **state, **observed}
+            for values in _values(rows, expressions):
+                yield ExportRecord(*values)
+            return
+        previous = None
+        for call_id, *rest in _values(
+            rows, {"call_id": F("call_id"), **calls, **state, **observed}
+        ):
+            yield ExportRecord(call_id != previous, *rest)
+            previous = call_id
 
 
 def export_source(*, calls: QuerySet[Call], filters: ExportFilters) -> ExportSource:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.html import escape
 
 from calls.admin.calls import CappedCountPaginator
 from calls.models import AuditEvent, Call, CallSnapshot, Organization
@@ -123,3 +126,30 @@ def test_export_action_streams_the_selection_and_is_audited(client, staff, calls
     assert event.details["door"] == "admin"
     assert event.details["filters"]["changelist"] == "status=ended"
     assert event.details["rows"] == 1 and event.details["complete"] is True
+
+
+def test_last_seen_column_reads_the_organization_sighting_and_sorts_by_it(client, staff, calls):
+    # Stored: TXB 12:00:05, TXA 12:01. TXB is in the latest answer, sighted at 12:03.
+    Call.objects.filter(transaction_id="TXA").update(last_seen_at=T0 + timedelta(minutes=1))
+    Call.objects.filter(transaction_id="TXB").update(sighting_current=True)
+    sighted = T0 + timedelta(minutes=3)
+    Organization.objects.filter(pk=calls.pk).update(sighted_at=sighted)
+
+    def shown(moment: datetime) -> str:
+        return escape(formats.localize(timezone.localtime(moment)))
+
+    def column(**params: str) -> list[tuple[str, str]]:
+        response = client.get(CALLS, params)
+        page = response.content.decode()
+        cells = re.findall(r'<td class="field-last_seen[^"]*">(.*?)</td>', page)
+        ids = [call.transaction_id for call in response.context["cl"].result_list]
+        return list(zip(ids, cells, strict=True))
+
+    index = client.get(CALLS).context["cl"].list_display.index("last_seen")
+    expected = [("TXA", shown(T0 + timedelta(minutes=1))), ("TXB", shown(sighted))]
+    assert column(o=str(index)) == expected
+    assert column(o=f"-{index}") == expected[::-1]
+    txb = Call.objects.get(transaction_id="TXB")
+    detail = client.get(reverse("admin:calls_call_change", args=[txb.pk])).content.decode()
+    assert shown(sighted) in detail
+    assert "field-last_seen_at" not in detail  # the stored column, behind

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from calls.export import CALL_COLUMNS, GENERAL_COLUMNS, cell_neutralise, export_lines
-from calls.models import Organization
+from calls.models import Call, Organization
 from calls.selectors.export import (
     ExportFilters,
     calls_for_export,
@@ -287,3 +287,51 @@ def test_on_finish_reports_rows_and_whether_the_consumer_read_to_the_end():
 def test_filters_parse_rejects_bad_input(options, message):
     with pytest.raises(ValueError, match=message):
         export_filters_parse(**options)
+
+
+def test_a_call_in_the_latest_answer_was_last_seen_when_its_organization_was():
+    """last_seen_at lags for calls marked sighting_current: the export reads the sighting
+    from the organization, in the column and in the since filter, for calls and snapshots."""
+    org = OrganizationFactory.create()
+    calls_ingest(org, [call_payload("CURRENT"), call_payload("GONE")], T0)
+    Call.objects.filter(transaction_id="CURRENT").update(last_seen_at=T0, sighting_current=True)
+    Call.objects.filter(transaction_id="GONE").update(last_seen_at=T0, sighting_current=False)
+    Organization.objects.filter(pk=org.pk).update(sighted_at=T0 + timedelta(minutes=10))
+
+    def last_seen(filters: ExportFilters) -> dict[str, str]:
+        return {row["transaction_id"]: row["last_seen_at"] for row in export_table(filters)}
+
+    both = {"CURRENT": "2026-11-25T12:10:00Z", "GONE": "2026-11-25T12:00:00Z"}
+    assert last_seen(ExportFilters()) == both
+    assert last_seen(export_filters_parse(snapshots=True)) == both
+    between = export_filters_parse(since="2026-11-25T12:05:00Z")
+    assert last_seen(between) == {"CURRENT": "2026-11-25T12:10:00Z"}
+
+
+def test_rows_kept_on_disk_in_many_batches_read_the_same(monkeypatch):
+    """The one read goes to a temporary file (calls.export.spool); a large export's moves to
+    disk, in batches. What a row repeats from the row before is left out of the file: a
+    call's own columns after its first row, a JSON column equal to the one before it."""
+    org = OrganizationFactory.create(name="Acme")
+    first = call_payload("A", custom_data={"lead_type": {"value": "cold", "source": "Api"}})
+    calls_ingest(org, [first, call_payload("B")], T0)
+    hot = call_payload("A", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
+    calls_ingest(org, [hot, call_payload("B", call_status="=on hold")], T0 + timedelta(seconds=5))
+    filters = export_filters_parse(snapshots=True)
+    in_memory = export_table(filters)
+    monkeypatch.setattr("calls.export.rows.SPOOL_MEMORY_BYTES", 1)
+    monkeypatch.setattr("calls.export.spool._BATCH", 2)
+    on_disk = export_table(filters)
+    assert on_disk == in_memory
+    assert [
+        (row["transaction_id"], row["call_status"], row["custom.lead_type"]) for row in on_disk
+    ] == [
+        ("A", "bridged", "cold"),
+        ("A", "bridged", "hot"),
+        ("B", "bridged", ""),
+        ("B", "'=on hold", ""),
+    ]
+    assert {row["custom.utm_source"] for row in on_disk if row["transaction_id"] == "B"} == {
+        "google"
+    }
+    assert len({row["organization"] for row in on_disk}) == 1
