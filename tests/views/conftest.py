@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from calls.models import Call, Organization, Role
+from calls.models import Call, HighlightRule, Organization, Role
 from tests.export.data import calls_ingest
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, call_payload
 
@@ -36,6 +36,16 @@ class World:
     foreign_call: Call
     users: dict[str, User | None]
     clients: dict[str, Client] = field(default_factory=dict)
+
+    def wealth_rule(self) -> HighlightRule:
+        """A rule on a demographics key: what a restricted member must never be shown."""
+        return HighlightRule.objects.create(
+            organization=self.home,
+            scope=HighlightRule.Scope.DEMOGRAPHICS,
+            field="high_net_worth",
+            operator="present",
+            label="Rich",
+        )
 
     def client_for(self, persona: str) -> Client:
         """One signed-in client per persona (signing in is not part of what is measured)."""

@@ -95,13 +95,7 @@ def test_rows_come_from_the_cache_and_print_the_same_bytes(
 
 @pytest.mark.usefixtures("clock")
 def test_a_restricted_member_never_gets_rows_cached_for_other_roles(world: World) -> None:
-    HighlightRule.objects.create(
-        organization=world.home,
-        scope=HighlightRule.Scope.DEMOGRAPHICS,
-        field="high_net_worth",
-        operator="present",
-        label="Rich",
-    )
+    world.wealth_rule()
     for persona in ("agent", "supervisor", "staff"):
         unmasked = region(world, persona)
         assert "555-0147" in unmasked and "Dana Whitfield" in unmasked and "Rich" in unmasked

@@ -42,13 +42,7 @@ def test_agent_sees_formatted_caller_place_pinned_fields_ecp_and_badges(world: W
 
 
 def test_restricted_sees_masked_number_and_no_demographics(world: World) -> None:
-    HighlightRule.objects.create(
-        organization=world.home,
-        scope=HighlightRule.Scope.DEMOGRAPHICS,
-        field="high_net_worth",
-        operator="present",
-        label="Rich",
-    )
+    world.wealth_rule()
     for url in ("/", f"/calls/{world.call.pk}/", "/wall/"):
         body = world.client_for("restricted").get(url).content.decode()
         assert "0147" in body, url
