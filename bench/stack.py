@@ -85,16 +85,21 @@ def processes(
                 process.wait(5)
 
 
-def celery_worker(concurrency: int) -> tuple[str, list[str]]:
+def celery_worker(
+    concurrency: int, *, pool: str = "prefork", name: str = "worker"
+) -> tuple[str, list[str]]:
+    """One `celery worker` process: `concurrency` children (prefork) or threads (threads)."""
     return (
-        "worker",
+        name,
         [
             str(VENV_BIN / "celery"),
             "-A",
             "cipdash",
             "worker",
+            "--hostname",
+            f"{name}@%h",
             "--pool",
-            "prefork",
+            pool,
             "--concurrency",
             str(concurrency),
             "--loglevel",
@@ -148,14 +153,14 @@ def product_served(
     threads: int = 1,
     extra_environment: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """The whole product: a Celery worker and beat, and gunicorn (2 workers) on a free port.
-    Yields the web server's base URL once it answers; stops them all afterwards."""
+    """The whole product: a Celery worker (8 threads) and beat, and gunicorn (2 workers) on a
+    free port. Yields the web server's base URL once it answers; stops them all afterwards."""
     from tests.servers import free_port
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     commands = [
-        celery_worker(1),
+        celery_worker(8, pool="threads"),  # as README.md runs it
         celery_beat(environment),
         gunicorn(port=port, workers=2, threads=threads),
     ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -20,20 +21,28 @@ HEARTBEAT_KEY = "cipdash:beat:last-tick"
 
 @shared_task(name="calls.tasks.polls_dispatch", ignore_result=True)
 def polls_dispatch() -> int:
-    """Beat tick: enqueue one poll for each organization whose slot has come."""
+    """Beat tick (run in the beat process itself, see cipdash.celery.PollingScheduler): hand
+    the workers one poll for each organization whose slot comes before the next tick."""
     now = timezone.now()
     try:
         cache.set(HEARTBEAT_KEY, now.isoformat(), timeout=3600)
     except Exception:  # a cache outage must not stop polling; /healthz reports it
         log.warning("beat heartbeat could not be written to the cache")
-    claimed = services.polls_claim_due(now=now)
+    # Two periods ahead, so a tick that runs up to one period late still claims every slot
+    # before it falls due: the scheduling lag is then the worker's, not the tick's phase.
+    ahead = timedelta(seconds=2 * settings.POLL_TICK_SECONDS)
+    claimed = services.polls_claim_due(now=now, ahead=ahead)
     for slot in claimed:
-        # A poll still queued after its interval has passed is obsolete: the next slot's
-        # task replaces it, so a backlog never turns into a burst of requests.
+        # A slot missed in downtime is served now; the others when they come.
+        starts_at = max(slot.due_at, now)
         organization_poll.apply_async(
             args=(slot.organization_id,),
-            kwargs={"slot": slot.due_at.isoformat()},
-            expires=slot.interval_seconds,
+            kwargs={"slot": starts_at.isoformat()},
+            # The worker holds the task until its slot: polls start on time, not at the tick.
+            eta=starts_at,
+            # A poll still waiting once its interval has passed is obsolete: the next slot's
+            # task replaces it, so a backlog never turns into a burst of requests.
+            expires=starts_at + timedelta(seconds=slot.interval_seconds),
         )
     return len(claimed)
 
@@ -48,22 +57,27 @@ def organization_poll(organization_id: int, slot: str = "") -> str:
         organization = Organization.objects.filter(pk=organization_id, enabled=True).first()
         if organization is None or organization.status == OrganizationStatus.AUTH_FAILED:
             return "not-polled"
-        if _already_polled(organization, slot):
-            # A poll that started after this slot was due (a slow one, or `manage.py poll`)
-            # already covers it: one request per interval.
-            return "already-polled"
+        due_at = _slot_time(slot)
+        if due_at is not None:
+            if organization.last_attempt_at is not None and organization.last_attempt_at > due_at:
+                # A poll that started after this slot was due (a slow one, or `manage.py
+                # poll`) already covers it: one request per interval.
+                return "already-polled"
+            if timezone.now() > due_at + timedelta(seconds=organization.poll_interval_seconds):
+                # Celery checks `expires` when the worker takes a task, not when a pool thread
+                # gets to it: a poll that waited a whole interval in the pool (an overloaded
+                # worker) is obsolete too, and the next slot's poll replaces it.
+                log.warning("poll org=%s skipped: its slot passed while it waited", organization_id)
+                return "expired"
         attempt = services.organization_poll(organization=organization)
         return str(attempt.run.outcome)
 
 
-def _already_polled(organization: Organization, slot: str) -> bool:
-    if not slot or organization.last_attempt_at is None:
-        return False
+def _slot_time(slot: str) -> datetime | None:
     try:
-        due_at = datetime.fromisoformat(slot)
+        return datetime.fromisoformat(slot) if slot else None
     except ValueError:
-        return False
-    return organization.last_attempt_at > due_at
+        return None
 
 
 @shared_task(name="calls.tasks.calls_purge", ignore_result=True)

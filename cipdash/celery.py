@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task, signals
+from celery.beat import PersistentScheduler, ScheduleEntry
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cipdash.settings")
@@ -14,6 +17,10 @@ app = Celery("cipdash")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+POLL_TICK_TASK = "calls.tasks.polls_dispatch"
+
+log = logging.getLogger("calls.tasks")
+
 
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
@@ -21,9 +28,10 @@ def _schedule(sender: Celery, **_: object) -> None:
 
     sender.conf.beat_schedule = {
         "poll-tick": {
-            "task": "calls.tasks.polls_dispatch",
+            "task": POLL_TICK_TASK,
             "schedule": timedelta(seconds=settings.POLL_TICK_SECONDS),
-            # A tick that waited longer than its period is stale: the next one replaces it.
+            # Only with another scheduler, which sends the tick to a worker: a tick that waited
+            # longer than its period is stale, the next one replaces it.
             "options": {"expires": max(settings.POLL_TICK_SECONDS * 2, 1.0)},
         },
         "purge-old-calls": {
@@ -31,3 +39,45 @@ def _schedule(sender: Celery, **_: object) -> None:
             "schedule": crontab(minute=17, hour=settings.PURGE_HOUR_UTC),
         },
     }
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_check(sender: Task | None = None, **_: object) -> None:
+    """Around each task, as Django does around each request: close this thread's database
+    connection only once broken or older than CONN_MAX_AGE. (Celery's own default reconnects
+    for every task, which cost a poll more than its work; settings turn that off.)"""
+    if sender is None or getattr(sender.request, "is_eager", False):
+        return  # run inline by its caller, whose connection (and transaction) it shares
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+class PollingScheduler(PersistentScheduler):
+    """Celery beat's scheduler, except that the poll tick runs here, in the beat process,
+    instead of being sent to a worker. A tick queued among hundreds of polls would wait for a
+    free worker exactly when the polls need it most, so slots would be claimed late; run here,
+    it claims every slot ahead of time and the workers get each poll before it is due."""
+
+    def apply_async(
+        self, entry: ScheduleEntry, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        if entry.task != POLL_TICK_TASK:
+            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        if advance:
+            self.reserve(entry)
+        from django.db import close_old_connections
+
+        from calls.tasks import polls_dispatch
+
+        # Beat lives for weeks: drop a connection the database closed (a restart, a failover)
+        # or one past CONN_MAX_AGE, as Django does around each web request.
+        close_old_connections()
+        try:
+            polls_dispatch()
+        except Exception:  # one failed tick (database down) must not stop the clock
+            log.exception("poll tick failed")
+        finally:
+            close_old_connections()
+        return None

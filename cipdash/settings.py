@@ -248,6 +248,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# Celery's Django integration reconnects to the database for every task unless told to reuse
+# connections this many times; cipdash/celery.py keeps them by CONN_MAX_AGE instead, like the
+# web processes (a new PostgreSQL connection per poll cost more than the poll).
+CELERY_DB_REUSE_MAX = 2**31
+# Runs the poll tick inside beat rather than queueing it behind the polls (cipdash/celery.py).
+CELERY_BEAT_SCHEDULER = "cipdash.celery:PollingScheduler"
 
 # Polling rules (DESIGN.md "Polling rules").
 POLL_TICK_SECONDS = env_float("POLL_TICK_SECONDS", 1.0, minimum=0.1)

@@ -14,7 +14,6 @@ from calls.sandbox import api
 from calls.sandbox.faults import FaultRule
 from calls.sandbox.responses import (
     CannedResponse,
-    current_calls,
     fault_response,
     invalid_input,
     json_response,
@@ -130,10 +129,11 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         except api.InvalidInput as error:
             self._send(invalid_input(403, str(error)))
             return
-        calls = [c for c in self.feed.current_calls(account.invoca_id) if call_filter.matches(c)]
         if fault is None or fault.mode == "slow":
-            self._send(current_calls(calls))
+            self._send(self.feed.current_calls_answer(account.invoca_id, call_filter.matches))
         else:
+            calls = self.feed.current_calls(account.invoca_id)
+            calls = [call for call in calls if call_filter.matches(call)]
             self._send(fault_response(fault, calls, self.feed.now()))
 
     # ----- faults that are about the connection rather than the answer ------------------------

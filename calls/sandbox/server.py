@@ -16,6 +16,7 @@ import socketserver
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import ThreadingHTTPServer
@@ -26,6 +27,7 @@ from calls.sandbox.clock import Clock
 from calls.sandbox.faults import FaultBoard, FaultRule, make_rule
 from calls.sandbox.handler import SandboxRequestHandler
 from calls.sandbox.population import Population
+from calls.sandbox.responses import CannedResponse, current_calls
 
 DEFAULT_API_VERSION = "2022-08-01"
 
@@ -201,6 +203,19 @@ class SandboxFeed:
         if static is not None:
             return list(static.get("current_calls") or [])
         return self.population.live_calls(invoca_id)
+
+    def current_calls_answer(
+        self, invoca_id: str, keep: Callable[[dict[str, Any]], bool]
+    ) -> CannedResponse:
+        """The 200 answer with the calls `keep` lets through, serialised straight from the
+        population (no copy: this is the feed's cost per request)."""
+        with self._lock:
+            static = self._static.get(invoca_id)
+        if static is not None:
+            return current_calls([c for c in static.get("current_calls") or [] if keep(c)])
+        return self.population.live_calls_read(
+            invoca_id, lambda calls: current_calls([c for c in calls if keep(c)])
+        )
 
     def now(self) -> datetime:
         return self.population.now()

@@ -70,26 +70,35 @@ class PollSlot:
     interval_seconds: float
 
 
-def polls_claim_due(*, now: datetime) -> list[PollSlot]:
-    """Claim the organizations whose poll is due, one slot each.
+def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[PollSlot]:
+    """Claim the organizations whose poll is due by `now + ahead`, one slot each.
 
     A claim moves next_poll_at forward with a conditional UPDATE, so two beats (or a slow
-    worker) never enqueue the same slot twice."""
-    due = (
+    worker) never enqueue the same slot twice. Claiming `ahead` of time lets the caller hand
+    each poll over before its slot comes (see tasks.polls_dispatch)."""
+    due = list(
         Organization.objects.filter(enabled=True)
         .exclude(status=OrganizationStatus.AUTH_FAILED)
-        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now + ahead))
+        # One order for every claimer: two beats lock rows in the same order, never crosswise.
+        .order_by("pk")
         .values_list("pk", "next_poll_at", "poll_interval_seconds")
     )
     claimed: list[PollSlot] = []
-    for pk, slot, interval in due:
-        step = timedelta(seconds=interval)
-        following = (slot or now) + step
-        if following <= now:  # fell behind (downtime): resume from now, do not catch up
-            following = now + step
-        taken = Organization.objects.filter(pk=pk, next_poll_at=slot).update(next_poll_at=following)
-        if taken:
-            claimed.append(PollSlot(pk, slot or now, interval))
+    if not due:
+        return claimed
+    # One transaction for the whole tick: on SQLite one write lock instead of one per claim.
+    with transaction.atomic():
+        for pk, slot, interval in due:
+            step = timedelta(seconds=interval)
+            following = (slot or now) + step
+            if following <= now:  # fell behind (downtime): resume from now, do not catch up
+                following = now + step
+            taken = Organization.objects.filter(pk=pk, next_poll_at=slot).update(
+                next_poll_at=following
+            )
+            if taken:
+                claimed.append(PollSlot(pk, slot or now, interval))
     return claimed
 
 

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import django.db
 import pytest
+from celery.beat import PersistentScheduler
+from celery.fixups.django import DjangoFixup
+from django.core.cache import cache
+from django.db import DatabaseError
 from django.utils import timezone
 
-from calls import tasks
+from calls import services, tasks
 from calls.models import OrganizationStatus
 from calls.services import polls_claim_due
+from cipdash.celery import PollingScheduler, _database_connections_check, app
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def connections_checked(monkeypatch) -> list[None]:
+    """Beat's connection check, recorded rather than run: it would close the test's
+    connection, which holds the test's transaction."""
+    calls: list[None] = []
+    monkeypatch.setattr(django.db, "close_old_connections", lambda: calls.append(None))
+    return calls
 
 
 @pytest.fixture
@@ -40,7 +55,9 @@ def test_only_due_enabled_and_authorised_organizations_are_enqueued(enqueued):
     assert tasks.polls_dispatch() == 2
     assert {item["org"] for item in enqueued} == {past.pk, never.pk}
     by_org = {item["org"]: item for item in enqueued}
-    assert by_org[past.pk]["expires"] == 7  # a poll queued longer than its interval is dropped
+    # Due already: sent to start at once, and dropped if still queued once its interval passed.
+    assert now <= by_org[past.pk]["eta"] <= timezone.now()
+    assert now < by_org[past.pk]["expires"] <= timezone.now() + timedelta(seconds=7)
     # The claim moved both slots forward: the next tick finds nothing due.
     assert tasks.polls_dispatch() == 0
     assert len(enqueued) == 2
@@ -71,3 +88,78 @@ def test_the_schedule_keeps_its_rhythm_and_does_not_catch_up():
     behind.refresh_from_db()
     assert on_time.next_poll_at == now + timedelta(seconds=4)
     assert behind.next_poll_at == now + timedelta(seconds=5)
+
+
+def test_a_slot_before_the_next_tick_is_claimed_ahead_and_held_until_it_comes(enqueued, settings):
+    settings.POLL_TICK_SECONDS = 1.0
+    now = timezone.now()
+    soon = OrganizationFactory.create(
+        next_poll_at=now + timedelta(seconds=1.5), poll_interval_seconds=5
+    )
+    OrganizationFactory.create(next_poll_at=now + timedelta(seconds=2.5))  # a later tick's
+    assert tasks.polls_dispatch() == 1
+    (sent,) = enqueued
+    assert sent["org"] == soon.pk
+    assert sent["eta"] == now + timedelta(seconds=1.5) == datetime.fromisoformat(sent["slot"])
+    assert sent["expires"] == sent["eta"] + timedelta(seconds=5)
+    soon.refresh_from_db()
+    assert soon.next_poll_at == now + timedelta(seconds=6.5)  # the rhythm is kept
+
+
+def test_a_slot_missed_in_downtime_is_served_now_not_expired(enqueued):
+    now = timezone.now()
+    OrganizationFactory.create(next_poll_at=now - timedelta(minutes=10), poll_interval_seconds=5)
+    assert tasks.polls_dispatch() == 1
+    (sent,) = enqueued
+    assert now <= sent["eta"] <= timezone.now()
+    assert sent["expires"] >= now + timedelta(seconds=5)  # not already past
+
+
+def test_beat_runs_the_tick_itself_and_sends_only_the_polls(
+    enqueued, connections_checked, tmp_path, monkeypatch
+):
+    due = OrganizationFactory.create(next_poll_at=timezone.now() - timedelta(seconds=1))
+    sent_by_beat: list[str] = []
+    monkeypatch.setattr(
+        PersistentScheduler,
+        "apply_async",
+        lambda self, entry, *args, **kwargs: sent_by_beat.append(entry.task),
+    )
+    scheduler = PollingScheduler(app, schedule_filename=str(tmp_path / "schedule"), lazy=True)
+    scheduler.setup_schedule()
+    scheduler.apply_async(scheduler.schedule["poll-tick"])
+    assert [item["org"] for item in enqueued] == [due.pk]  # claimed and sent from here
+    assert sent_by_beat == []  # the tick itself never went to the queue
+    assert cache.get(tasks.HEARTBEAT_KEY)
+    assert len(connections_checked) == 2  # a connection the database dropped is not reused
+    scheduler.apply_async(scheduler.schedule["purge-old-calls"])
+    assert sent_by_beat == ["calls.tasks.calls_purge"]  # every other entry is sent as usual
+
+
+def test_a_failing_tick_does_not_stop_beat(
+    enqueued, connections_checked, tmp_path, monkeypatch, caplog
+):
+    def broken(**_):
+        raise DatabaseError("the database is down")
+
+    monkeypatch.setattr(services, "polls_claim_due", broken)
+    scheduler = PollingScheduler(app, schedule_filename=str(tmp_path / "schedule"), lazy=True)
+    scheduler.setup_schedule()
+    assert scheduler.apply_async(scheduler.schedule["poll-tick"]) is None
+    assert "poll tick failed" in caplog.text and enqueued == []
+
+
+def test_worker_tasks_keep_their_database_connection(connections_checked, monkeypatch):
+    """Celery's Django integration would reconnect around every task; settings turn that off
+    and cipdash.celery closes a connection only once broken or past CONN_MAX_AGE."""
+    fixup = DjangoFixup(app).worker_fixup
+    reconnects: list[None] = []
+    monkeypatch.setattr(fixup, "_close_database", lambda: reconnects.append(None))
+    for _ in range(1000):  # 500 tasks: before and after each
+        fixup.close_database()
+    assert reconnects == []
+
+    _database_connections_check(sender=tasks.calls_purge)  # as a worker runs it
+    assert len(connections_checked) == 1  # Django's own check: broken or too old
+    tasks.calls_purge.apply()  # inline: its prerun and postrun signals fire all the same
+    assert len(connections_checked) == 1  # shares its caller's connection: left alone

@@ -4,6 +4,7 @@ token."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -78,6 +79,18 @@ def test_a_slot_already_covered_by_a_later_poll_is_skipped(redis_cache, feed, fe
 
 
 @pytest.mark.django_db
+def test_a_poll_that_waited_a_whole_interval_is_dropped(redis_cache, feed, feed_org):
+    """The interval is 5 s: a task that only starts 6 s after its slot is obsolete (the next
+    slot's task polls), one that starts 4 s late still polls."""
+    stale = timezone.now() - timedelta(seconds=6)
+    assert tasks.organization_poll(feed_org.pk, slot=stale.isoformat()) == "expired"
+    assert feed.request_count(FEED_ORG) == 0 and not PollRun.objects.exists()
+    late = timezone.now() - timedelta(seconds=4)
+    assert tasks.organization_poll(feed_org.pk, slot=late.isoformat()) == "clean"
+    assert feed.request_count(FEED_ORG) == 1
+
+
+@pytest.mark.django_db
 def test_failures_back_off_exponentially_with_a_cap(redis_cache, feed, feed_org, settings):
     settings.POLL_BACKOFF_MAX_SECONDS = 30
     feed.set_fault("503")
@@ -137,20 +150,28 @@ def test_a_refused_token_stops_polling_until_a_new_one(redis_cache, feed, feed_o
 
 @pytest.mark.django_db
 def test_one_request_per_interval_however_often_the_beat_ticks(
-    redis_cache, feed, feed_org, monkeypatch
+    redis_cache, feed, feed_org, monkeypatch, settings
 ):
     """The tick runs ten times a second; the organization's interval is one second."""
+    settings.POLL_TICK_SECONDS = 0.1
     Organization.objects.filter(pk=feed_org.pk).update(poll_interval_seconds=1.0)
-    monkeypatch.setattr(
-        tasks.organization_poll,
-        "apply_async",
-        lambda args=(), kwargs=None, **_: tasks.organization_poll(*args, **(kwargs or {})),
-    )
+    polled_at: list[float] = []
+
+    def run_at_eta(args=(), kwargs=None, eta=None, **_):
+        # As a worker does: a poll claimed ahead of its slot waits for it.
+        if eta is not None:
+            time.sleep(max(0.0, (eta - timezone.now()).total_seconds()))
+        polled_at.append(time.monotonic())
+        tasks.organization_poll(*args, **(kwargs or {}))
+
+    monkeypatch.setattr(tasks.organization_poll, "apply_async", run_at_eta)
     started = time.monotonic()
     while time.monotonic() - started < 3.2:
         tasks.polls_dispatch()
         time.sleep(0.1)
-    assert 2 <= feed.request_count(FEED_ORG) <= 5  # ticks at 0, 1, 2 and 3 s
+    assert 3 <= feed.request_count(FEED_ORG) <= 5  # slots at 0, 1, 2, 3 (and 4) s
+    gaps = [later - earlier for earlier, later in itertools.pairwise(polled_at)]
+    assert all(0.9 <= gap <= 1.2 for gap in gaps), gaps  # one interval apart, never sooner
 
 
 @pytest.mark.django_db
