@@ -55,7 +55,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 
 def _processes_cpu() -> list[tuple[int, int, int, float]]:
-    """(pid, parent pid, process group, user + system CPU seconds) of every process."""
+    """(pid, parent pid, process group, CPU seconds of it and its ended children) of every
+    process."""
     ticks = os.sysconf("SC_CLK_TCK")
     table = []
     for entry in Path("/proc").iterdir():
@@ -65,8 +66,10 @@ def _processes_cpu() -> list[tuple[int, int, int, float]]:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # After pid and comm: [1] parent pid, [2] process group, [11] utime, [12] stime.
-        cpu = (int(fields[11]) + int(fields[12])) / ticks
+        # After pid and comm: [1] parent pid, [2] process group, [11] utime, [12] stime, and
+        # [13] cutime, [14] cstime: what its ended children used (PostgreSQL's backends end
+        # with their connections; without this their CPU would vanish from the sums).
+        cpu = sum(int(value) for value in fields[11:15]) / ticks
         table.append((int(entry.name), int(fields[1]), int(fields[2]), cpu))
     return table
 
