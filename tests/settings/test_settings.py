@@ -68,7 +68,7 @@ def test_no_environment_runs_embedded(tmp_path):
     seen = probe({"CIPDASH_DATA_DIR": str(tmp_path)})
     assert seen["engine"] == "cipdash.sqlite3"
     assert seen["db_name"] == str(tmp_path / "cipdash.sqlite3")
-    assert seen["broker"] == "filesystem://"
+    assert seen["broker"] == "filesystem://localhost//"
     assert seen["cache"].endswith("DatabaseCache")
     assert seen["debug"] is False and seen["keys"] == 1 and seen["secret_key_length"] >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0  # generated, private
