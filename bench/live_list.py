@@ -184,45 +184,45 @@ def main() -> None:
         f"Live list with {calls} live calls ({shown} shown), {environment.database}",
         ["figure", "ratio", "goal", "holds", "time", "yardstick"],
         [
-            _ratio_row(
-                "render, nothing changed (rows cached) ÷ admin changelist",
-                unchanged["cached"],
-                unchanged["admin"],
-                goal=RENDER_GOAL,
-                at_most=True,
-                tiny=tiny,
-            ),
-            _ratio_row(
-                "render after a poll (10 % changed, 5 % new, 5 % gone) ÷ admin",
-                polled["after a poll"],
-                polled["admin"],
-                goal=RENDER_GOAL,
-                at_most=True,
-                tiny=tiny,
-            ),
-            _ratio_row(
-                "render, row cache empty ÷ admin changelist",
-                unchanged["empty cache"],
-                unchanged["admin"],
-                goal=RENDER_GOAL,
-                at_most=True,
-                tiny=tiny,
-            ),
-            _ratio_row(
-                "render, row cache empty ÷ no-change refresh",
-                unchanged["refresh"],
-                unchanged["empty cache"],
-                goal=REFRESH_GOAL,
-                at_most=False,
-                tiny=tiny,
-            ),
-            _ratio_row(
-                "render, rows cached ÷ no-change refresh",
-                unchanged["refresh"],
-                unchanged["cached"],
-                goal=REFRESH_GOAL,
-                at_most=False,
-                tiny=tiny,
+            *(
+                _ratio_row(figure, subject, yardstick, goal=goal, at_most=at_most, tiny=tiny)
+                for figure, subject, yardstick, goal, at_most in (
+                    (
+                        "render, nothing changed (rows cached) ÷ admin changelist",
+                        unchanged["cached"],
+                        unchanged["admin"],
+                        RENDER_GOAL,
+                        True,
+                    ),
+                    (
+                        "render after a poll (10 % changed, 5 % new, 5 % gone) ÷ admin",
+                        polled["after a poll"],
+                        polled["admin"],
+                        RENDER_GOAL,
+                        True,
+                    ),
+                    (
+                        "render, row cache empty ÷ admin changelist",
+                        unchanged["empty cache"],
+                        unchanged["admin"],
+                        RENDER_GOAL,
+                        True,
+                    ),
+                    (
+                        "render, row cache empty ÷ no-change refresh",
+                        unchanged["refresh"],
+                        unchanged["empty cache"],
+                        REFRESH_GOAL,
+                        False,
+                    ),
+                    (
+                        "render, rows cached ÷ no-change refresh",
+                        unchanged["refresh"],
+                        unchanged["cached"],
+                        REFRESH_GOAL,
+                        False,
+                    ),
+                )
             ),
             [
                 "no-change refresh: status, body, templates",
