@@ -142,8 +142,10 @@ def _stored_calls(
 
 
 def _sighted_before(organization: Organization) -> datetime | None:
-    """When the answer before this one was applied; locks the organization's row so that
-    answers for one organization are applied one at a time."""
+    """When the answer before this one was applied. Locks the organization's row, late in the
+    transaction (the poll's own UPDATE of it comes next): the answers of one organization, say
+    a scheduled poll and an agent's lookup, record their misses one after the other, and the
+    scheduler's claims wait for no more than that."""
     return (
         Organization.objects.select_for_update()
         .filter(pk=organization.pk)
@@ -155,7 +157,6 @@ def _sighted_before(organization: Organization) -> datetime | None:
 def _calls_write(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
-    sighted_before = _sighted_before(organization)
     incoming = {call.transaction_id: call for call in result.calls}
     live, ended_known = _stored_calls(organization, incoming)
     to_write: list[CurrentCall] = []
@@ -195,7 +196,6 @@ def _calls_write(
     ended = _absent_record(
         organization,
         absent=[stored for tid, stored in live.items() if tid not in incoming],
-        sighted_before=sighted_before,
         clean=result.clean,
     )
     return IngestCounts(
@@ -227,7 +227,6 @@ def _absent_record(
     organization: Organization,
     *,
     absent: list[_Stored],
-    sighted_before: datetime | None,
     clean: bool,
 ) -> int:
     """Live calls left out of the answer: their last sighting was the answer before, if they
@@ -236,6 +235,7 @@ def _absent_record(
         absent = [stored for stored in absent if stored.sighting_current]
     if not absent:
         return 0
+    sighted_before = _sighted_before(organization)
     # Never earlier than the time already written, should the organization's row be behind.
     sighting = (
         Greatest(F("last_seen_at"), Value(sighted_before, output_field=DateTimeField()))

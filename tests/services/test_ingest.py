@@ -263,7 +263,7 @@ def test_the_same_call_sent_in_other_words_is_no_change():
     assert calls_updates(queries) == [] and last_seen("A") == at(10)
 
 
-def test_an_unchanged_poll_takes_six_statements():
+def test_an_unchanged_poll_takes_five_statements():
     org = OrganizationFactory.create()
     body = json.dumps({"current_calls": [call_payload(f"T{i}") for i in range(50)]}).encode()
     ingest(org, json.loads(body)["current_calls"], T0)
@@ -271,8 +271,8 @@ def test_an_unchanged_poll_takes_six_statements():
     org.refresh_from_db()
     with CaptureQueriesContext(connection) as queries:
         poll_result_ingest(organization=org, result=result, started_at=at(5), finished_at=at(5))
-    # Begin, the organization's row, its live calls, the run, the organization, commit.
-    assert len(queries.captured_queries) == 6, [q["sql"][:80] for q in queries.captured_queries]
+    # Begin, the organization's live calls, the run, the organization, commit.
+    assert len(queries.captured_queries) == 5, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_saving_an_older_copy_of_the_organization_keeps_the_sightings():
