@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from calls.admin.audit import AuditedAdminMixin
 from calls.models import ApiToken, AuditEvent, Organization
 from calls.services.audit import audit_record
-from calls.services.organizations import api_token_add, api_token_changed
+from calls.services.organizations import api_token_activate, api_token_add
 
 ENTRY_HELP = (
     "Paste the token from Invoca. It is encrypted at rest and never shown again: afterwards "
@@ -68,8 +68,8 @@ def _token_add(request: HttpRequest, organization: Organization, form: forms.Mod
 
 
 def _token_changed(request: HttpRequest, token: ApiToken, fields: list[str]) -> None:
-    if "active" in fields and token.active:
-        api_token_changed(organization=token.organization)
+    if "active" in fields and token.active:  # switched back on: the one to poll with
+        api_token_activate(token=token)
     audit_record(
         actor=request.user,
         action=AuditEvent.Action.CHANGED

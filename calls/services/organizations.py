@@ -52,6 +52,16 @@ def api_token_add(*, organization: Organization, secret: str, label: str = "") -
     return token
 
 
+def api_token_activate(*, token: ApiToken) -> None:
+    """Make `token` the one its organization polls with: one active token at a time, as
+    after api_token_add, and an organization stopped for auth_failed is polled again."""
+    with transaction.atomic():
+        token.organization.tokens.filter(active=True).exclude(pk=token.pk).update(active=False)
+        ApiToken.objects.filter(pk=token.pk).update(active=True)
+        token.active = True
+        api_token_changed(organization=token.organization)
+
+
 def api_token_changed(*, organization: Organization) -> None:
     """Resume polling an organization that stopped because its token was refused."""
     Organization.objects.filter(pk=organization.pk, status=OrganizationStatus.AUTH_FAILED).update(

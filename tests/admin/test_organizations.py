@@ -21,6 +21,7 @@ from calls.models import (
     PollRun,
 )
 from calls.sandbox.server import SandboxFeed
+from calls.services.polling import api_token_active
 from tests.admin.test_pages import org_form
 from tests.export.data import T0, calls_ingest
 from tests.factories import ApiTokenFactory, OrganizationFactory, UserFactory, call_payload
@@ -241,3 +242,19 @@ def test_unchecking_enabled_on_the_form_disables_polling(client, staff):
     assert response.status_code == 302
     org.refresh_from_db()
     assert not org.enabled and org.status == OrganizationStatus.DISABLED
+
+
+def test_reactivating_an_older_token_makes_it_the_one_and_resumes_polling(client, staff):
+    org = OrganizationFactory.create(status=OrganizationStatus.AUTH_FAILED, consecutive_failures=2)
+    older = ApiTokenFactory.create(organization=org, active=False)
+    newer = ApiTokenFactory.create(organization=org)
+    response = client.post(
+        reverse("admin:calls_apitoken_change", args=[older.pk]), {"label": "back", "active": "on"}
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.active and not newer.active
+    assert api_token_active(organization=org) == older
+    org.refresh_from_db()
+    assert org.status == OrganizationStatus.OK and org.consecutive_failures == 0
