@@ -11,12 +11,11 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from calls import services
+from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import Organization, OrganizationStatus
 from calls.services.poll_lock import organization_poll_lock
 
 log = logging.getLogger("calls.tasks")
-
-HEARTBEAT_KEY = "cipdash:beat:last-tick"
 
 
 @shared_task(name="calls.tasks.polls_dispatch", ignore_result=True)

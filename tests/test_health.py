@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls import tasks
+from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import OrganizationStatus
 from calls.selectors.health import system_health
 from tests.factories import OrganizationFactory, UserFactory
@@ -102,12 +103,12 @@ def test_auth_failed_organization_is_reported_stale(client, healthy_org):
 def test_stale_beat_heartbeat_degrades(client, healthy_org):
     from django.core.cache import cache
 
-    cache.set(tasks.HEARTBEAT_KEY, (timezone.now() - timedelta(minutes=3)).isoformat())
+    cache.set(HEARTBEAT_KEY, (timezone.now() - timedelta(minutes=3)).isoformat())
     status, body = healthz(client)
     assert (status, body["status"]) == (200, "degraded")
     assert body["checks"]["beat"]["ok"] is False
     assert body["checks"]["beat"]["age_seconds"] >= 179
-    cache.delete(tasks.HEARTBEAT_KEY)
+    cache.delete(HEARTBEAT_KEY)
     _, body = healthz(client)
     assert body["checks"]["beat"] == {"ok": False, "detail": "no tick seen"}
 

@@ -17,9 +17,9 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from kombu import Connection
 
+from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import Organization, OrganizationStatus
 from calls.selectors.viewer import STALE_AFTER_INTERVALS
-from calls.tasks import HEARTBEAT_KEY
 
 _PROBE_KEY = "cipdash:health:probe"
 # Brokers that live inside the web/worker processes' own storage: nothing to reach.

@@ -13,6 +13,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from calls import services, tasks
+from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import OrganizationStatus
 from calls.services import polls_claim_due
 from cipdash.celery import PollingScheduler, _database_connections_check, app
@@ -130,7 +131,7 @@ def test_beat_runs_the_tick_itself_and_sends_only_the_polls(
     scheduler.apply_async(scheduler.schedule["poll-tick"])
     assert [item["org"] for item in enqueued] == [due.pk]  # claimed and sent from here
     assert sent_by_beat == []  # the tick itself never went to the queue
-    assert cache.get(tasks.HEARTBEAT_KEY)
+    assert cache.get(HEARTBEAT_KEY)
     assert len(connections_checked) == 2  # a connection the database dropped is not reused
     scheduler.apply_async(scheduler.schedule["purge-old-calls"])
     assert sent_by_beat == ["calls.tasks.calls_purge"]  # every other entry is sent as usual
