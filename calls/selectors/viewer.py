@@ -28,6 +28,7 @@ _ORG_COLUMNS = (
     "last_error_at",
     "poll_interval_seconds",
     "time_zone",
+    "created_at",
 )
 
 
@@ -44,6 +45,7 @@ class OrganizationView:
     last_error_at: datetime | None
     poll_interval_seconds: float
     time_zone: str
+    created_at: datetime
 
     @property
     def sees_history(self) -> bool:
@@ -114,11 +116,14 @@ def feed_problem(*, organization: OrganizationView, now: datetime) -> FeedProble
     if organization.status == OrganizationStatus.AUTH_FAILED:
         detail = organization.last_error or "the API token was refused"
         return FeedProblem(organization, f"Invoca refused the API token: {detail}", since)
-    if since is None:
-        return FeedProblem(
-            organization, organization.last_error or "No successful poll yet.", since
-        )
     limit = timedelta(seconds=organization.poll_interval_seconds * STALE_AFTER_INTERVALS)
+    if since is None:
+        # A new organization's first polls get the same grace as /healthz gives them.
+        if organization.last_error or now - organization.created_at > limit:
+            return FeedProblem(
+                organization, organization.last_error or "No successful poll yet.", since
+            )
+        return None
     if now - since > limit:
         return FeedProblem(
             organization, organization.last_error or "Invoca has not answered recently.", since

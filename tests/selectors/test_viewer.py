@@ -45,6 +45,19 @@ def test_feed_problem_is_time_based_and_names_refused_tokens() -> None:
     assert refused is not None and "refused" in refused.reason and "401" in refused.reason
 
 
+def test_a_new_organization_gets_the_same_grace_as_healthz_before_its_first_poll() -> None:
+    org = OrganizationFactory.create(poll_interval_seconds=5)
+    member = MembershipFactory.create(organization=org).user
+    view = viewer_get(user=member).organizations[0]
+    assert feed_problem(organization=view, now=view.created_at + timedelta(seconds=14)) is None
+    late = feed_problem(organization=view, now=view.created_at + timedelta(seconds=16))
+    assert late is not None and late.reason == "No successful poll yet."
+    Organization.objects.filter(pk=org.pk).update(last_error="connection refused")
+    failing = viewer_get(user=member).organizations[0]
+    early = feed_problem(organization=failing, now=failing.created_at + timedelta(seconds=1))
+    assert early is not None and early.reason == "connection refused"
+
+
 def test_version_token_moves_with_feed_version_and_staleness() -> None:
     now = timezone.now()
     org = OrganizationFactory.create(poll_interval_seconds=5, last_success_at=now)
