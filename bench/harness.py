@@ -205,6 +205,20 @@ def verdict(ok: bool, *, tiny: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def share_row(
+    figure: str, share: float, goal: float, *, measured: str, yardstick: str, tiny: bool
+) -> list[str]:
+    """A row for a "subject's rate as a share of its floor's" figure with an at-least goal."""
+    return [
+        figure,
+        f"{share:.0%}",
+        f"≥ {goal:.0%}",
+        verdict(share >= goal, tiny=tiny),
+        measured,
+        yardstick,
+    ]
+
+
 def table_print(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(cell) for cell in row] for row in [header, *rows]]
     widths = [max(len(row[column]) for row in cells) for column in range(len(header))]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from calls.invoca import CallFilters
-from calls.models import Call, Role
+from calls.models import Call, Organization, Role
 from calls.selectors.find import calls_find
 from calls.selectors.live import (
     ListFilters,
@@ -17,7 +18,7 @@ from calls.selectors.live import (
     earlier_calls,
     list_filters_parse,
 )
-from calls.selectors.viewer import viewer_get
+from calls.selectors.viewer import Viewer, viewer_get
 from tests.factories import MembershipFactory, OrganizationFactory, call_payload
 from tests.views.conftest import ingest
 
@@ -55,6 +56,18 @@ def test_filters_parse_drops_foreign_and_unknown_values() -> None:
     )
 
 
+def earlier_counts(org: Organization, *, first: str) -> tuple[User, Viewer, dict[str, int]]:
+    """A member's live list after `first` was seen a day before the others: each listed
+    call's count of earlier calls from its number."""
+    Call.objects.filter(transaction_id=first).update(
+        first_seen_at=timezone.now() - timedelta(days=1)
+    )
+    user = MembershipFactory.create(organization=org).user
+    viewer = viewer_get(user=user)
+    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
+    return user, viewer, {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+
+
 def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
     org = OrganizationFactory.create()
     ingest(
@@ -65,11 +78,7 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
             call_payload("C", calling_phone_number="+12125550188"),
         ],
     )
-    Call.objects.filter(transaction_id="A").update(first_seen_at=timezone.now() - timedelta(days=1))
-    user = MembershipFactory.create(organization=org).user
-    viewer = viewer_get(user=user)
-    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
-    earlier = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+    user, viewer, earlier = earlier_counts(org, first="A")
     assert earlier == {"A": 0, "B": 1, "C": 0}
     found = calls_find(
         user=user,
@@ -104,11 +113,7 @@ def test_unparseable_numbers_never_make_repeat_callers() -> None:
             call_payload("Z", calling_phone_number="anonymous"),
         ],
     )
-    Call.objects.filter(transaction_id="X").update(first_seen_at=timezone.now() - timedelta(days=1))
-    user = MembershipFactory.create(organization=org).user
-    viewer = viewer_get(user=user)
-    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
-    earlier = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+    user, viewer, earlier = earlier_counts(org, first="X")
     assert earlier == {"X": 0, "Y": 0, "Z": 0}
     later = Call.objects.get(transaction_id="Y")
     assert call_detail_get(user=user, viewer=viewer, call_id=later.pk, now=timezone.now())

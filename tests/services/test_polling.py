@@ -112,6 +112,14 @@ def test_backoff_is_exponential_jittered_and_capped(failures, settings):
         assert len({round(wait, 3) for wait in waits}) > 50  # jitter, not lockstep
 
 
+def poll_one_call(org, body: str):
+    """A clean poll of a raw answer body; the one call it stored."""
+    responses.get(URL, body=body, content_type="application/json")
+    attempt = organization_poll(organization=org)
+    assert attempt.clean, attempt.run.error
+    return org.calls.get()
+
+
 @responses.activate
 def test_values_no_database_can_store_are_made_storable(org):
     """NUL (PostgreSQL refuses it) and a lone surrogate (no UTF-8 database takes one)."""
@@ -121,10 +129,7 @@ def test_values_no_database_can_store_are_made_storable(org):
         ' "custom_data": {"note": {"value": "x\\ud800y", "source": "Api"},'
         ' "k\\u0000ey": {"value": "v", "source": "Api"}}}]}'
     )
-    responses.get(URL, body=body, content_type="application/json")
-    attempt = organization_poll(organization=org)
-    assert attempt.clean, attempt.run.error
-    call = org.calls.get()
+    call = poll_one_call(org, body)
     assert call.general["city"] == "a\ufffdb"
     assert call.general["icon"] == "\U0001f4de"  # a proper pair stays what it was
     assert call.custom_data["note"]["value"] == "x?y"
@@ -138,9 +143,6 @@ def test_numbers_json_does_not_allow_are_stored_as_null(org):
         '{"current_calls": [{"transaction_id": "NAN-1", "score": NaN, "big": 1e400,'
         ' "custom_data": {"rank": {"value": Infinity, "source": "Api"}}}]}'
     )
-    responses.get(URL, body=body, content_type="application/json")
-    attempt = organization_poll(organization=org)
-    assert attempt.clean, attempt.run.error
-    call = org.calls.get()
+    call = poll_one_call(org, body)
     assert call.custom_data["rank"]["value"] is None
     assert call.snapshots.get().payload["big"] is None
