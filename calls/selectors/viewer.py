@@ -62,6 +62,12 @@ class FeedProblem:
     reason: str
     since: datetime | None
 
+    @property
+    def sentence(self) -> str:
+        """The reason as a sentence: stored errors ("connection refused") end without one."""
+        reason = self.reason[:300].rstrip()
+        return reason if reason.endswith((".", "!", "?", "…")) else f"{reason}."
+
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
