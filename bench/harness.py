@@ -71,7 +71,6 @@ class BenchEnvironment:
                     "SECRET_KEY",
                     "TOKEN_ENCRYPTION_KEYS",
                     "REDIS_URL",
-                    "CELERY_BROKER_URL",
                     "LOG_LEVEL",
                     "DJANGO_SETTINGS_MODULE",
                     *_PLAIN_HTTP,

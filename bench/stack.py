@@ -25,14 +25,16 @@ BENCH_SETTINGS = {
 }
 
 
-def sandbox_organizations(
-    *, feed: Any, count: int, calls_each: int, interval: float, first_id: int = 5000
-) -> list[Any]:
+# Invoca ids of the bench's organizations (the demo's are 1001 and 1002).
+_FIRST_INVOCA_ID = 5000
+
+
+def sandbox_organizations(*, feed: Any, count: int, calls_each: int, interval: float) -> list[Any]:
     """`count` organizations on the sandbox feed and in the database, each with its token."""
     from calls.services import organization_create
 
     organizations = []
-    for number in range(first_id, first_id + count):
+    for number in range(_FIRST_INVOCA_ID, _FIRST_INVOCA_ID + count):
         token = f"bench-token-{number}"
         feed.add_organization(str(number), token, target_live=calls_each)
         organizations.append(

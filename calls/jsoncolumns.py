@@ -1,4 +1,4 @@
-"""How JSON columns are written: the same values, several times faster.
+"""How JSON columns are written and read back: the same values, several times faster.
 
 A poll that brings hundreds of new or changed calls writes each one's fields and a snapshot
 of it, about ten kilobytes of JSON per call; the standard encoder was a large part of that.
@@ -7,6 +7,7 @@ of it, about ten kilobytes of JSON per call; the standard encoder was a large pa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,6 +20,22 @@ _PASS_THROUGH = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
+
+
+def json_loads(text: str) -> Any:
+    """`json.loads`, through orjson where it can (several times faster). orjson refuses what
+    only Python's json reads (NaN, Infinity, lone surrogates) and turns integers beyond 64 bits
+    into floats: callers that write values out must not trust its floats (calls.export.rows)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def json_object(text: str | None, *, loads: Callable[[str], Any] = json_loads) -> dict[str, Any]:
+    """A column's JSON object ({} for anything else, or for no text)."""
+    value = loads(text) if text else None
+    return value if type(value) is dict else {}
 
 
 class CompactJSONEncoder(json.JSONEncoder):

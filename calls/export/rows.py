@@ -19,7 +19,8 @@ from itertools import chain, islice, repeat
 from typing import Any
 
 from calls.export.spool import SPOOL_MEMORY_BYTES, records_spool, records_unspool
-from calls.selectors.export import ExportRecord, ExportSource, json_loads
+from calls.jsoncolumns import json_object
+from calls.selectors.export import ExportRecord, ExportSource
 
 CALL_COLUMNS = (
     "organization_id",
@@ -165,20 +166,6 @@ def _duration_seconds(record: ExportRecord, now: datetime) -> str:
     return str(max(0, int((end - start).total_seconds())))
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    """The column's JSON object ({} for anything else), decoded exactly as `json.loads` does."""
-    value = json.loads(text) if text else None
-    return value if type(value) is dict else {}
-
-
-def _json_object_fast(text: str | None) -> dict[str, Any]:
-    """Like `_json_object`, through orjson (several times faster), whose values differ in one
-    way: an integer beyond 64 bits becomes a float. `_plain_cells` takes no float, so a column
-    holding one is decoded again by `_json_object`."""
-    value = json_loads(text) if text else None
-    return value if type(value) is dict else {}
-
-
 _PLAIN_TYPES = frozenset({str, bool, type(None)})
 # dict.get(value, value) leaves text and null as they are; only str, bool and None get here,
 # so 1 == True cannot turn a number into "true".
@@ -203,10 +190,12 @@ def _plain_cells(values: list[Any]) -> list[Any] | None:
 
 
 def _object_cells(text: str | None, keys: tuple[str, ...]) -> list[Any]:
-    """A general or demographics column: the value of each key, neutralised."""
-    cells = _plain_cells(list(map(_json_object_fast(text).get, keys)))
+    """A general or demographics column: the value of each key, neutralised. orjson (the
+    default decoder) may turn an integer beyond 64 bits into a float: _plain_cells takes no
+    number, so such a column goes the careful way, decoded again by json.loads."""
+    cells = _plain_cells(list(map(json_object(text).get, keys)))
     if cells is None:
-        cells = list(map(_text, map(_json_object(text).get, keys)))
+        cells = list(map(_text, map(json_object(text, loads=json.loads).get, keys)))
     return cells
 
 
@@ -215,7 +204,7 @@ _NO_ENTRY: dict[str, Any] = {}
 
 def _custom_cells(text: str | None, names: tuple[str, ...]) -> list[Any]:
     """The custom data column: each field's value and source, neutralised."""
-    entries = list(map(_json_object_fast(text).get, names, repeat(_NO_ENTRY)))
+    entries = list(map(json_object(text).get, names, repeat(_NO_ENTRY)))
     if set(map(type, entries)) <= {dict}:
         values = map(dict.get, entries, repeat("value"))
         sources = map(dict.get, entries, repeat("source"))
@@ -223,7 +212,7 @@ def _custom_cells(text: str | None, names: tuple[str, ...]) -> list[Any]:
         if cells is not None:
             return cells
     cells = []
-    for entry in map(_json_object(text).get, names):
+    for entry in map(json_object(text, loads=json.loads).get, names):
         if type(entry) is dict:
             cells += (_text(entry.get("value")), _text(entry.get("source")))
         else:  # absent from this row (""), or a bare value with no source
@@ -268,9 +257,6 @@ def _call_cells(record: ExportRecord, now: datetime) -> _CallCells:
     )
 
 
-_UNSEEN = object()
-
-
 def export_rows(
     *, records: Iterable[ExportRecord], columns: ExportColumns, now: datetime
 ) -> Iterator[list[Any]]:
@@ -281,12 +267,8 @@ def export_rows(
     A call's snapshots come one after another, and each differs from the one before in some
     of its columns only (often just the status or custom data): cells are built again only
     for what differs from the previous row, as ExportRecord tells (the call's columns on its
-    first row only, a JSON column None when unchanged), or as its text compares."""
+    first row only, a JSON column None when unchanged: calls.export.spool)."""
     general_keys = columns.general[len(_RECORD_GENERAL) :]
-    # What the cells below were built from; nothing yet, so the first record builds them all.
-    general_text: object = _UNSEEN
-    custom_text: object = _UNSEEN
-    demographics_text: object = _UNSEEN
     call: _CallCells = ([], [], [])
     general: list[Any] = []
     custom: list[Any] = []
@@ -294,14 +276,11 @@ def export_rows(
     for record in records:
         if record.starts_call:
             call = _call_cells(record, now)
-        if record.general is not None and record.general != general_text:
-            general_text = record.general
+        if record.general is not None:
             general = _object_cells(record.general, general_keys)
-        if record.custom_data is not None and record.custom_data != custom_text:
-            custom_text = record.custom_data
+        if record.custom_data is not None:
             custom = _custom_cells(record.custom_data, columns.custom)
-        if record.demographics is not None and record.demographics != demographics_text:
-            demographics_text = record.demographics
+        if record.demographics is not None:
             demographics = _object_cells(record.demographics, columns.demographics)
         before_status, after_status, after_observed = call
         row: list[Any] = [*before_status, _text(record.call_status), *after_status]

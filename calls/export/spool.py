@@ -20,7 +20,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from calls.selectors.export import JSON_COLUMNS, ExportRecord, json_loads
+from calls.jsoncolumns import json_object
+from calls.selectors.export import JSON_COLUMNS, ExportRecord
 
 # Small exports never touch the disk; larger ones keep no more than this in memory.
 SPOOL_MEMORY_BYTES = 1024 * 1024
@@ -84,9 +85,7 @@ def records_spool(*, records: Iterable[ExportRecord], file: IO[bytes]) -> dict[s
 
 
 def _keys_add(keys: set[str], text: str) -> None:
-    value = json_loads(text)
-    if type(value) is dict:
-        keys.update(value)
+    keys.update(json_object(text))
 
 
 def records_unspool(*, file: IO[bytes]) -> Iterator[ExportRecord]:

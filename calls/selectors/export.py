@@ -7,13 +7,11 @@ the three doors export exactly the same rows for the same filters.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 from django.db.models import (
@@ -44,8 +42,6 @@ from calls.selectors.live import search_q
 STATUSES = ("live", "ended", "all")
 # Rows fetched per database round trip while streaming: memory stays flat at any size.
 CHUNK_SIZE = 1000
-
-JsonObject = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +234,12 @@ class _UtcText(Func):
 
 
 class _Differs(Func):
-    """`a IS DISTINCT FROM b`: unlike `<>`, true also when only one of them is null."""
+    """`a IS DISTINCT FROM b`: unlike `<>`, true also when only one of them is null. Used on
+    PostgreSQL only (SQLite leaves repeats out in Python: calls.export.spool)."""
 
     arg_joiner = " IS DISTINCT FROM "
     template = "(%(expressions)s)"
     output_field = BooleanField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, arg_joiner=" IS NOT ", **extra)
 
 
 def _as_text(name: str, path: str = "") -> Func | F:
@@ -273,16 +267,6 @@ def _per_call(expression: Expression) -> Window:
 def _json_if_changed(name: str) -> Case:
     """A snapshot's JSON column as text, or null when it equals the call's snapshot before."""
     return Case(When(_Differs(F(name), _per_call(Lag(name))), then=_as_text(name)))
-
-
-def json_loads(text: str) -> Any:
-    """`json.loads`, through orjson where it can (several times faster). orjson refuses what
-    only Python's json reads (NaN, Infinity, lone surrogates) and turns integers beyond 64 bits
-    into floats: callers that write values out must not trust its floats (calls.export.rows)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 def _values(rows: QuerySet[Any], expressions: dict[str, Any]) -> Iterator[tuple[Any, ...]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import redis
 from django.conf import settings
@@ -19,7 +19,7 @@ from kombu import Connection
 
 from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import Organization, OrganizationStatus
-from calls.selectors.viewer import STALE_AFTER_INTERVALS
+from calls.selectors.viewer import feed_overdue
 
 _PROBE_KEY = "cipdash:health:probe"
 # Brokers that live inside the web/worker processes' own storage: nothing to reach.
@@ -164,10 +164,13 @@ def organizations_health(*, now: datetime) -> tuple[OrganizationHealth, ...]:
     )
     found = []
     for pk, name, status, interval, last_success_at, created_at in rows:
-        window = timedelta(seconds=interval * STALE_AFTER_INTERVALS)
         age = (now - last_success_at).total_seconds() if last_success_at else None
-        # A new organization gets a few intervals to make its first clean poll.
-        stale = (now - (last_success_at or created_at)) > window
+        stale = feed_overdue(
+            last_success_at=last_success_at,
+            created_at=created_at,
+            interval_seconds=interval,
+            now=now,
+        )
         found.append(
             OrganizationHealth(
                 id=pk,

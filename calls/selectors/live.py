@@ -202,6 +202,5 @@ def earlier_calls(
         .filter(
             calling_phone_number=call.calling_phone_number, first_seen_at__lt=call.first_seen_at
         )
-        .exclude(pk=call.pk)
         .order_by("-first_seen_at", "-pk")[:EARLIER_CALLS_LIMIT]
     )

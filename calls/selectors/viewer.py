@@ -114,6 +114,19 @@ def viewer_get(*, user: AbstractBaseUser | AnonymousUser) -> Viewer:
     )
 
 
+def feed_overdue(
+    *,
+    last_success_at: datetime | None,
+    created_at: datetime,
+    interval_seconds: float,
+    now: datetime,
+) -> bool:
+    """No clean poll for STALE_AFTER_INTERVALS intervals; a new organization gets as long to
+    make its first (the live pages and /healthz agree on this)."""
+    window = timedelta(seconds=interval_seconds * STALE_AFTER_INTERVALS)
+    return now - (last_success_at or created_at) > window
+
+
 def feed_problem(*, organization: OrganizationView, now: datetime) -> FeedProblem | None:
     """Why an organization's calls may not be current, or None when its feed is healthy."""
     since = organization.last_success_at
@@ -122,15 +135,17 @@ def feed_problem(*, organization: OrganizationView, now: datetime) -> FeedProble
     if organization.status == OrganizationStatus.AUTH_FAILED:
         detail = organization.last_error or "the API token was refused"
         return FeedProblem(organization, f"Invoca refused the API token: {detail}", since)
-    limit = timedelta(seconds=organization.poll_interval_seconds * STALE_AFTER_INTERVALS)
-    if since is None:
-        # A new organization's first polls get the same grace as /healthz gives them.
-        if organization.last_error or now - organization.created_at > limit:
-            return FeedProblem(
-                organization, organization.last_error or "No successful poll yet.", since
-            )
-        return None
-    if now - since > limit:
+    overdue = feed_overdue(
+        last_success_at=since,
+        created_at=organization.created_at,
+        interval_seconds=organization.poll_interval_seconds,
+        now=now,
+    )
+    if since is None and (overdue or organization.last_error):
+        return FeedProblem(
+            organization, organization.last_error or "No successful poll yet.", since
+        )
+    if overdue:
         return FeedProblem(
             organization, organization.last_error or "Invoca has not answered recently.", since
         )

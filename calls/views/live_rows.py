@@ -38,8 +38,8 @@ ROW_CACHE_SECONDS = 600
 # Where the timer text goes. A raw "<" never comes out of an escaped value, so the slot can
 # only be the one the template put there.
 DURATION_SLOT = mark_safe("<!--duration-->")
-# The CallRow fields `_row_key` reads; a test checks it against CallRow, so that a field added
-# there cannot be forgotten here.
+# The CallRow fields `_row_key` reads (all but the call through _KEYED_DERIVED); a test checks
+# it against CallRow, so that a field added there cannot be forgotten here.
 KEYED_ROW_FIELDS = frozenset(
     {
         "call",
@@ -55,6 +55,9 @@ KEYED_ROW_FIELDS = frozenset(
         "restricted",
     }
 )
+
+# What the row shows of CallRow besides its call (keyed above by the columns shown).
+_KEYED_DERIVED = tuple(sorted(KEYED_ROW_FIELDS - {"call"}))
 
 row_cache = LocMemCache(
     "cipdash-live-rows",
@@ -72,16 +75,7 @@ def _row_key(row: CallRow, *, setting: tuple[str, ...]) -> str:
         call.bridge_start_time,
         call.first_seen_at,
         call.organization.name,
-        row.caller,
-        row.dialled,
-        row.campaign,
-        row.advertiser,
-        row.pinned,
-        row.ecp_name,
-        row.ecp_city,
-        row.repeat_count,
-        row.badges,
-        row.restricted,
+        *(getattr(row, name) for name in _KEYED_DERIVED),
         setting,
     )
     return "row:" + hashlib.blake2b(repr(shown).encode(), digest_size=16).hexdigest()
