@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Greatest
@@ -19,6 +19,7 @@ from django.db.models.functions import Greatest
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
 from calls.models import CALL_INVOCA_COLUMNS, Call, CallSnapshot, Organization
+from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
 
 _UPSERT_FIELDS = [
     *CALL_INVOCA_COLUMNS,
@@ -49,47 +50,71 @@ class IngestCounts:
         return bool(self.new or self.changed or self.reopened or self.ended)
 
 
-def _call_row(organization: Organization, call: CurrentCall, now: datetime) -> Call:
-    return Call(
-        organization=organization,
-        transaction_id=call.transaction_id,
-        call_record_id=call.call_record_id,
-        external_unique_id=call.external_unique_id,
-        call_status=call.call_status,
-        calling_phone_number=call.calling_phone.best[:40],
-        calling_phone_number_raw=call.calling_phone.raw,
-        destination_phone_number=call.destination_phone.best[:40],
-        destination_phone_number_raw=call.destination_phone.raw,
-        called_phone_number=call.called_phone.best[:40],
-        called_phone_number_raw=call.called_phone.raw,
-        phone_type=call.phone_type,
-        bridge_start_time=call.bridge_start_time,
-        start_time=call.start_time,
-        general=dict(call.general),
-        custom_data=call.custom_data_json(),
-        demographics=dict(call.demographics),
-        content_hash=call.content_hash,
-        raw_hash=call.raw_digest,
-        raw_size=call.raw_size,
-        first_seen_at=now,
-        last_seen_at=now,
-        sighting_current=True,
-        ended_at=None,
-        missed_polls=0,
+# The columns of a call's row, in the order _call_values gives them.
+_CALL_FIELDS = ("organization", "transaction_id", *_UPSERT_FIELDS, "first_seen_at")
+_SNAPSHOT_FIELDS = (
+    "call",
+    "observed_at",
+    "content_hash",
+    "call_status",
+    "general",
+    "custom_data",
+    "demographics",
+    "payload",
+)
+
+
+# A call's general fields, custom data and demographics as JSON text: its row and its
+# snapshot hold the same, encoded once.
+_FieldsJSON = tuple[str, str, str]
+
+
+def _fields_json(call: CurrentCall) -> _FieldsJSON:
+    return (
+        db_json(dict(call.general)),
+        db_json(call.custom_data_json()),
+        db_json(dict(call.demographics)),
     )
 
 
-def _snapshot_row(call_id: int, call: CurrentCall, now: datetime) -> CallSnapshot:
-    return CallSnapshot(
-        call_id=call_id,
-        observed_at=now,
-        content_hash=call.content_hash,
-        call_status=call.call_status,
-        general=dict(call.general),
-        custom_data=call.custom_data_json(),
-        demographics=dict(call.demographics),
-        payload=dict(call.payload),
+def _call_values(
+    organization_id: int, call: CurrentCall, fields: _FieldsJSON, now: Any
+) -> tuple[Any, ...]:
+    """A call's row in _CALL_FIELDS order, each value in the database's form; `now` too."""
+    calling, destination, called = call.calling_phone, call.destination_phone, call.called_phone
+    return (
+        organization_id,
+        call.transaction_id,
+        # CALL_INVOCA_COLUMNS
+        call.call_record_id,
+        call.external_unique_id,
+        calling.best[:40],
+        calling.raw,
+        destination.best[:40],
+        destination.raw,
+        called.best[:40],
+        called.raw,
+        call.phone_type,
+        db_datetime(call.bridge_start_time),
+        db_datetime(call.start_time),
+        # the rest of _UPSERT_FIELDS
+        call.call_status,
+        *fields,
+        call.content_hash,
+        call.raw_digest,
+        call.raw_size,
+        now,  # last_seen_at
+        True,  # sighting_current
+        None,  # ended_at
+        0,  # missed_polls
+        now,  # first_seen_at (kept by the upsert when the call is known)
     )
+
+
+def _snapshot_values(
+    call_id: int, call: CurrentCall, fields: _FieldsJSON, now: Any
+) -> tuple[Any, ...]:
+    return (call_id, now, call.content_hash, call.call_status, *fields, db_json(dict(call.payload)))
 
 
 def calls_apply(
@@ -183,12 +208,16 @@ def _calls_write(
 
     pks = {transaction_id: stored.pk for transaction_id, stored in live.items()}
     pks.update((transaction_id, stored.pk) for transaction_id, stored in ended_known.items())
+    db_now = db_datetime(now)
+    encoded = {call.transaction_id: _fields_json(call) for call in to_write}  # snapshots too
     if to_write:
-        _calls_upsert(organization, to_write, now, pks)
+        _calls_upsert(organization, to_write, encoded, db_now, pks)
     if to_snapshot:
-        CallSnapshot.objects.bulk_create(
-            [_snapshot_row(pks[call.transaction_id], call, now) for call in to_snapshot]
-        )
+        snapshots = [
+            _snapshot_values(pks[call.transaction_id], call, encoded[call.transaction_id], db_now)
+            for call in to_snapshot
+        ]
+        rows_insert(CallSnapshot, _SNAPSHOT_FIELDS, snapshots)
     if seen_again:
         Call.objects.filter(pk__in=seen_again).update(
             last_seen_at=now, missed_polls=0, sighting_current=True
@@ -204,23 +233,23 @@ def _calls_write(
 
 
 def _calls_upsert(
-    organization: Organization, calls: list[CurrentCall], now: datetime, pks: dict[str, int]
+    organization: Organization,
+    calls: list[CurrentCall],
+    encoded: dict[str, _FieldsJSON],
+    now: Any,
+    pks: dict[str, int],
 ) -> None:
-    written = Call.objects.bulk_create(
-        [_call_row(organization, call, now) for call in calls],
-        update_conflicts=True,
-        unique_fields=["organization", "transaction_id"],
-        update_fields=_UPSERT_FIELDS,
+    """Insert new calls and overwrite known ones (keeping when each was first seen); record
+    the new ones' ids in `pks`."""
+    written = rows_upsert(
+        Call,
+        _CALL_FIELDS,
+        [_call_values(organization.pk, call, encoded[call.transaction_id], now) for call in calls],
+        conflict=("organization", "transaction_id"),
+        update=_UPSERT_FIELDS,
+        returning=("transaction_id", "id"),
     )
-    # PostgreSQL and SQLite hand the new rows' ids back from the upsert (RETURNING).
-    pks.update((row.transaction_id, row.pk) for row in written if row.pk is not None)
-    missing = [call.transaction_id for call in calls if call.transaction_id not in pks]
-    if missing:  # a backend that cannot return ids from an upsert
-        pks.update(
-            Call.objects.filter(organization=organization, transaction_id__in=missing).values_list(
-                "transaction_id", "pk"
-            )
-        )
+    pks.update(written)
 
 
 def _absent_record(
@@ -242,15 +271,19 @@ def _absent_record(
         if sighted_before is not None
         else F("last_seen_at")
     )
-    Call.objects.filter(pk__in=[stored.pk for stored in absent]).update(
-        last_seen_at=Case(When(sighting_current=True, then=sighting), default=F("last_seen_at")),
+    last_seen = Case(When(sighting_current=True, then=sighting), default=F("last_seen_at"))
+    pks = [stored.pk for stored in absent]
+    limit = organization.clean_misses_to_end
+    # One UPDATE (each right-hand side reads the row as it was): a call whose miss is its
+    # limit-th ends at its last sighting.
+    Call.objects.filter(pk__in=pks).update(
+        last_seen_at=last_seen,
         sighting_current=False,
         missed_polls=F("missed_polls") + (1 if clean else 0),
+        ended_at=Case(When(missed_polls__gte=limit - 1, then=last_seen), default=F("ended_at"))
+        if clean
+        else F("ended_at"),
     )
     if not clean:
         return 0
-    # Only a call that missed this answer can have reached the limit with it.
-    return Call.objects.filter(
-        pk__in=[stored.pk for stored in absent],
-        missed_polls__gte=organization.clean_misses_to_end,
-    ).update(ended_at=F("last_seen_at"))
+    return Call.objects.filter(pk__in=pks, missed_polls__gte=limit, ended_at__isnull=False).count()

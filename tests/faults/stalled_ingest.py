@@ -14,16 +14,17 @@ def main(organization_id: int) -> None:
     django.setup()
     from calls import tasks
     from calls.models import CallSnapshot
+    from calls.services import ingest
 
-    write_snapshots = CallSnapshot.objects.bulk_create
+    rows_insert = ingest.rows_insert
 
-    def write_then_stall(*args, **kwargs):  # type: ignore[no-untyped-def]
-        created = write_snapshots(*args, **kwargs)
-        print("inside-ingest", flush=True)
-        time.sleep(120)
-        return created
+    def write_then_stall(model, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows_insert(model, *args, **kwargs)
+        if model is CallSnapshot:
+            print("inside-ingest", flush=True)
+            time.sleep(120)
 
-    CallSnapshot.objects.bulk_create = write_then_stall  # type: ignore[method-assign]
+    ingest.rows_insert = write_then_stall
     tasks.organization_poll(organization_id)
 
 

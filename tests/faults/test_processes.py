@@ -71,15 +71,15 @@ def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
 
 
 class DatabaseOutage:
-    """Fails every statement from the first snapshot INSERT on (a server that went away
-    mid-ingest), or only that INSERT (a blip)."""
+    """Fails every statement from the first snapshot INSERT (or COPY) on (a server that went
+    away mid-ingest), or only that statement (a blip)."""
 
     def __init__(self, *, lasting: bool) -> None:
         self.lasting = lasting
         self.down = False
 
     def __call__(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        if "calls_callsnapshot" in sql and sql.lstrip().upper().startswith("INSERT"):
+        if "calls_callsnapshot" in sql and sql.lstrip().upper().startswith(("INSERT", "COPY")):
             self.down = True
             raise OperationalError("server closed the connection unexpectedly")
         if self.down and self.lasting:
