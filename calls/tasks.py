@@ -43,6 +43,7 @@ def polls_dispatch() -> int:
             # task replaces it, so a backlog never turns into a burst of requests.
             expires=starts_at + timedelta(seconds=slot.interval_seconds),
         )
+    services.database_checkpoint()  # after the claims: the polls are never kept waiting
     return len(claimed)
 
 

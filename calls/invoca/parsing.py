@@ -49,7 +49,6 @@ _IDENTITY_KEYS = frozenset(
     }
 )
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 # The canonical form the content hash is taken of (sorted keys, no spaces, UTF-8), for what
 # orjson cannot write; one encoder, not one per call.
@@ -156,15 +155,25 @@ class CurrentCall:
 
     @property
     def general(self) -> Mapping[str, str]:
-        return self._built_parts()[0]
+        return MappingProxyType(self._built_parts()[0])
 
     @property
     def custom_data(self) -> Mapping[str, CustomField]:
-        return self._built_parts()[1]
+        return MappingProxyType(
+            {
+                name: CustomField(entry["value"], str(entry["source"]))
+                for name, entry in self._built_parts()[1].items()
+            }
+        )
 
     @property
     def demographics(self) -> Mapping[str, JsonScalar]:
-        return self._built_parts()[2]
+        return MappingProxyType(self._built_parts()[2])
+
+    def stored_parts(self) -> _Parts:
+        """The general fields, the custom data (as {"value", "source"} objects) and the
+        demographics, in the form their JSON columns hold. Shared: never to be changed."""
+        return self._built_parts()
 
     def _field(self, key: str, limit: int) -> str:
         return _text(self._decoded.get(key))[:limit]
@@ -208,10 +217,7 @@ class CurrentCall:
         return _time(source.get("start_time") or source.get("call_start_time_utc"))
 
     def custom_data_json(self) -> dict[str, dict[str, JsonScalar]]:
-        return {
-            name: {"value": item.value, "source": item.source}
-            for name, item in self.custom_data.items()
-        }
+        return {name: dict(entry) for name, entry in self._built_parts()[1].items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +238,8 @@ class CurrentCallsResult:
 
 
 # A call's general fields, custom fields and demographics.
-_Parts = tuple[Mapping[str, str], Mapping[str, CustomField], Mapping[str, JsonScalar]]
+# Plain dicts, built once and never changed: the parsed call hands out read-only views.
+_Parts = tuple[dict[str, str], dict[str, dict[str, JsonScalar]], dict[str, JsonScalar]]
 
 
 class CallRejected(ValueError):
@@ -299,24 +306,26 @@ def _demographics_block(block: Any) -> dict[str, Any] | None:
     return block
 
 
-def _custom_data(raw: Any) -> tuple[dict[str, CustomField], Any]:
-    """The custom fields, and the demographics block if Invoca nested it in here."""
+def _custom_data(raw: Any) -> tuple[dict[str, dict[str, JsonScalar]], Any]:
+    """The custom fields as {"value", "source"} objects (as stored: building CustomFields for
+    hundreds of calls a poll cost more than encoding them), and the demographics block if
+    Invoca nested it in here."""
     raw = _custom_block(raw)
     if raw is None:
         return {}, None
-    fields: dict[str, CustomField] = {}
+    fields: dict[str, dict[str, JsonScalar]] = {}
     nested_demographics = None
     for name, entry in raw.items():
         if name == DEMOGRAPHICS_KEY:
             nested_demographics = entry
         elif isinstance(entry, dict):
             value, source = entry.get("value"), entry.get("source")
-            fields[name] = CustomField(
-                value if _short_text(value) else _scalar(value, "a custom data value"),
-                source if type(source) is str else _text(source),
-            )
+            fields[name] = {
+                "value": value if _short_text(value) else _scalar(value, "a custom data value"),
+                "source": source if type(source) is str else _text(source),
+            }
         else:  # a bare value instead of {"value", "source"}: keep it, source unknown
-            fields[name] = CustomField(value=_scalar(entry, "a custom data value"), source="")
+            fields[name] = {"value": _scalar(entry, "a custom data value"), "source": ""}
     return fields, nested_demographics
 
 
@@ -376,11 +385,7 @@ def _blocks_check(payload: dict[str, Any]) -> None:
 def _parts_build(payload: dict[str, Any]) -> _Parts:
     custom, nested_demographics = _custom_data(payload.get("custom_data"))
     demographics = _demographics(nested_demographics, payload.get(DEMOGRAPHICS_KEY))
-    return (
-        MappingProxyType(_general(payload)),
-        MappingProxyType(custom),
-        MappingProxyType(demographics) if demographics else _EMPTY,
-    )
+    return (_general(payload), custom, demographics)
 
 
 def current_call_parse(payload: Any, text: str | None = None) -> CurrentCall:

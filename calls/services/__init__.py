@@ -1,5 +1,6 @@
 """Every write cipdash makes. Views, tasks and commands call these and nothing else."""
 
+from calls.services.database import database_checkpoint
 from calls.services.ingest import IngestCounts, calls_apply
 from calls.services.organizations import (
     api_token_add,
@@ -26,6 +27,7 @@ __all__ = [
     "call_lookup",
     "calls_apply",
     "calls_purge",
+    "database_checkpoint",
     "organization_create",
     "organization_poll",
     "organization_set_enabled",

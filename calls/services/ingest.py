@@ -70,11 +70,8 @@ _FieldsJSON = tuple[str, str, str]
 
 
 def _fields_json(call: CurrentCall) -> _FieldsJSON:
-    return (
-        db_json(dict(call.general)),
-        db_json(call.custom_data_json()),
-        db_json(dict(call.demographics)),
-    )
+    general, custom_data, demographics = call.stored_parts()
+    return (db_json(general), db_json(custom_data), db_json(demographics))
 
 
 def _call_values(
