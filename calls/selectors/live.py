@@ -23,8 +23,9 @@ from calls.selectors.viewer import Viewer
 RECENTLY_ENDED = timedelta(hours=1)
 LIST_LIMIT = 300
 EARLIER_CALLS_LIMIT = 20
-# What the list's rows read (calls.presentation.call_row and the row templates); loading the
-# rest, the organization's poll state above all, was a quarter of the cost of the rows.
+# What the list's rows read (calls.presentation.call_row, calls/views/row_markup.py and the
+# wallboard's template); loading the rest, the organization's poll state above all, was a
+# quarter of the cost of the rows.
 LIST_COLUMNS = (
     "organization__name",
     "organization__pinned_fields",

@@ -1,13 +1,14 @@
 """The live list's rows as HTML, each rendered once per distinct content and then reused.
 
 An agent's list refreshes every few seconds and, between two refreshes, most of its rows show
-exactly what they showed before. A row's HTML is a function of its `CallRow` (what the
-presentation layer derived for this viewer's role, rules and pinned fields), a few of the
-call's own columns and the viewer's time zone; all of them are hashed into the row's key, so
-a key never needs invalidating: new content is a new key, and the old one ages out.
+exactly what they showed before. A row's HTML (built by calls/views/row_markup.py) is a
+function of its `CallRow` (what the presentation layer derived for this viewer's role, rules
+and pinned fields), a few of the call's own columns and the viewer's time zone; all of them are
+hashed into the row's key, so a key never needs invalidating: new content is a new key, and
+the old one ages out.
 
 The only part of a row that depends on the clock, the ticking timer's no-JavaScript text, is
-rendered as a slot and filled in on every render.
+built as a slot and filled in on every render.
 
 The cache is this process's memory (Django's LocMemCache, bounded), on purpose not the
 shared `default` cache: keys are content-addressed, so processes never need to agree; a
@@ -22,24 +23,24 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.core.cache.backends.locmem import LocMemCache
-from django.template.loader import get_template
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
 
 from calls.presentation import CallRow, duration_text
+from calls.views.row_markup import call_row_html
 
-ROW_TEMPLATE = "calls/_call_row.html"
 # About 2 kB a row: ~10 MB per process at most, enough for a few dozen distinct full lists.
 ROW_CACHE_ENTRIES = 5000
 # A row lives this long at most, so the rows of calls that are gone also leave a quiet
 # process's memory; a long call's row is rendered again once per period, which is nothing.
 ROW_CACHE_SECONDS = 600
 # Where the timer text goes. A raw "<" never comes out of an escaped value, so the slot can
-# only be the one the template put there.
+# only be the one call_row_html put there.
 DURATION_SLOT = mark_safe("<!--duration-->")
-# The CallRow fields `_row_key` reads (all but the call through _KEYED_DERIVED); a test checks
-# it against CallRow, so that a field added there cannot be forgotten here.
+# The CallRow fields `_row_key` reads (all but the call through _KEYED_DERIVED): what
+# call_row_html shows. A test checks it against CallRow, so that a field added there cannot be
+# forgotten here.
 KEYED_ROW_FIELDS = frozenset(
     {
         "call",
@@ -66,7 +67,7 @@ row_cache = LocMemCache(
 
 
 def _row_key(row: CallRow, *, setting: tuple[str, ...]) -> str:
-    """Everything the row template shows, hashed. Of the call it shows only these columns
+    """Everything the row shows, hashed. Of the call it shows only these columns
     (and `timer_start`, derived from two of them); `setting` is what applies to every row."""
     call = row.call
     shown = (
@@ -95,11 +96,10 @@ def _detail_urls() -> Callable[[int], str]:
 
 def _row_render(row: CallRow, *, detail_url: str) -> tuple[str, str]:
     """The row's HTML before and after its timer text."""
-    context = {"row": row, "detail_url": detail_url, "duration": DURATION_SLOT}
-    html = get_template(ROW_TEMPLATE).render(context)
+    html = call_row_html(row, detail_url=detail_url, duration=DURATION_SLOT)
     head, slot, tail = html.partition(DURATION_SLOT)
     if not slot:
-        raise ValueError(f"{ROW_TEMPLATE} has no timer slot")
+        raise ValueError("the row has no timer slot")
     return head, tail
 
 
@@ -125,5 +125,5 @@ def call_rows_html(*, rows: Sequence[CallRow], time_zone: str, now: datetime) ->
         head, tail = cached[key]
         timer = duration_text(((row.call.ended_at or now) - row.timer_start).total_seconds())
         parts += (head, timer, tail)
-    # Every part came out of the autoescaping row template, or is digits and colons.
+    # Every part came out of call_row_html, which escapes every value, or is digits and colons.
     return mark_safe("".join(parts))  # noqa: S308
