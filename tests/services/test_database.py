@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from calls import tasks
@@ -39,15 +40,24 @@ def _some_calls_written() -> None:
 def test_beats_tick_copies_sqlites_log_into_the_database_file():
     if connection.vendor == "postgresql":
         with CaptureQueriesContext(connection) as queries:
-            database_checkpoint()
+            assert not database_checkpoint(force=True)
         assert queries.captured_queries == []  # PostgreSQL's checkpointer does this
         return
     assert _pragma("journal_mode") == ("wal",)
     # A poll's commit leaves the checkpoint to beat, up to this many pages of log.
     assert _pragma("wal_autocheckpoint") == (settings.SQLITE_WAL_AUTOCHECKPOINT_PAGES,)
+    assert database_checkpoint(force=True)
     _some_calls_written()
-    tasks.polls_dispatch()
-    # (busy, pages in the log, pages already in the file): nothing was left to copy.
+    with CaptureQueriesContext(connection) as queries:
+        tasks.polls_dispatch()  # within SQLITE_CHECKPOINT_SECONDS of the last one: not yet
+    assert not [q for q in queries.captured_queries if "wal_checkpoint" in q["sql"]]
+    with (
+        override_settings(SQLITE_CHECKPOINT_SECONDS=0),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        tasks.polls_dispatch()
+    assert [q["sql"] for q in queries.captured_queries][-1] == "PRAGMA wal_checkpoint(PASSIVE)"
+    # (busy, pages in the log, pages copied): the tick's checkpoint left nothing to copy.
     busy, logged, copied = _pragma("wal_checkpoint(PASSIVE)")
     assert busy == 0 and logged == copied
 
