@@ -241,7 +241,7 @@ def main() -> None:
 def checkpoint() -> None:
     from calls.services import database_checkpoint
 
-    database_checkpoint(force=True)
+    database_checkpoint()
 
 
 def _checkpoint_after(bench: IngestBench, run_checkpoint: Any) -> float:

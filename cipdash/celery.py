@@ -39,6 +39,13 @@ def _schedule(sender: Celery, **_: object) -> None:
             "schedule": crontab(minute=17, hour=settings.PURGE_HOUR_UTC),
         },
     }
+    if settings.DATABASES["default"]["ENGINE"] == "cipdash.sqlite3":
+        # Run by a worker thread: its fsyncs must not hold up beat's claims.
+        sender.conf.beat_schedule["sqlite-checkpoint"] = {
+            "task": "calls.tasks.database_checkpoint",
+            "schedule": timedelta(seconds=settings.SQLITE_CHECKPOINT_SECONDS),
+            "options": {"expires": settings.SQLITE_CHECKPOINT_SECONDS},
+        }
 
 
 @signals.task_prerun.connect

@@ -117,12 +117,12 @@ TEMPLATES = [
 
 # Web, worker and beat share the file: wait for locks instead of failing, and take the write
 # lock at BEGIN so two writers never deadlock mid-transaction.
-# Checkpoints (copying the write-ahead log into the file, and two fsyncs) are beat's to run,
-# every few seconds (calls.services.database), as PostgreSQL's checkpointer runs its own: by
-# default the commit that takes the log past 1,000 pages runs one, which cost a poll that
-# changed hundreds of calls more than half its SQL. A writer still runs one past 10,000 pages
-# (40 MB), should beat not be running.
-SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 5.0, minimum=0.0)
+# Checkpoints (copying the write-ahead log into the file, and two fsyncs) are a periodic task
+# of their own (cipdash.celery, calls.services.database), as PostgreSQL's checkpointer runs
+# its own: by default the commit that takes the log past 1,000 pages runs one, which cost a
+# poll that changed hundreds of calls more than half its SQL. A writer still runs one past
+# 10,000 pages (40 MB), should beat not be running.
+SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 5.0, minimum=0.5)
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 _SQLITE_OPTIONS = {
     "timeout": 20,

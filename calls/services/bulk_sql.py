@@ -16,7 +16,7 @@ like any other.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,30 +50,29 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def rows_insert(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """INSERT `rows` (values in `fields` order, in the database's form) into `model`'s table."""
-    if not rows:
-        return
+def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """INSERT `rows` (values in `fields` order, in the database's form) into `model`'s table.
+    PostgreSQL is sent each row as it comes: a generator lets the server take in rows while
+    the next ones are being built."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             _copy(cursor, _table(model), _columns(model, fields), rows)
-        else:
-            _values_insert(cursor, model, fields, rows, tail="")
+        elif batch := list(rows):
+            _values_insert(cursor, model, fields, batch, tail="")
 
 
 def rows_upsert(
     model: type[Model],
     fields: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     *,
     conflict: Sequence[str],
     update: Sequence[str],
     returning: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """INSERT `rows`; a row that collides with a stored one on `conflict` overwrites its
-    `update` columns instead. Answers the `returning` columns of every row, in no order."""
-    if not rows:
-        return []
+    """INSERT `rows` (as rows_insert takes them); a row that collides with a stored one on
+    `conflict` overwrites its `update` columns instead. Answers the `returning` columns of
+    every row, in no order."""
     columns = _columns(model, update)
     tail = (
         f" ON CONFLICT ({', '.join(_columns(model, conflict))}) DO UPDATE SET "
@@ -83,7 +82,8 @@ def rows_upsert(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             return _staged_upsert(cursor, model, fields, rows, tail=tail)
-        return _values_insert(cursor, model, fields, rows, tail=tail)
+        batch = list(rows)
+        return _values_insert(cursor, model, fields, batch, tail=tail) if batch else []
 
 
 def _values_insert(
@@ -115,7 +115,7 @@ def _staged_upsert(
     cursor: CursorWrapper,
     model: type[Model],
     fields: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     *,
     tail: str,
 ) -> list[tuple[Any, ...]]:
@@ -141,13 +141,13 @@ def _staged_upsert(
 
 
 def _copy(
-    cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """PostgreSQL's COPY FROM STDIN of `rows`, as one statement that execute_wrappers see and
     connection.queries counts."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
 
-    def copy_rows(sql: str, params: Sequence[Sequence[Any]], *_wrapper_args: Any) -> None:
+    def copy_rows(sql: str, params: Iterable[Sequence[Any]], *_wrapper_args: Any) -> None:
         connection.validate_no_broken_transaction()
         with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
             for row in params:

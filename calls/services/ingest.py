@@ -9,6 +9,7 @@ K misses, at their last sighting. Nothing here reads the clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -206,7 +207,7 @@ def _calls_write(
     pks = {transaction_id: stored.pk for transaction_id, stored in live.items()}
     pks.update((transaction_id, stored.pk) for transaction_id, stored in ended_known.items())
     db_now = db_datetime(now)
-    encoded = {call.transaction_id: _fields_json(call) for call in to_write}  # snapshots too
+    encoded: dict[str, _FieldsJSON] = {}  # filled by the upsert, for the snapshots
     if to_write:
         _calls_upsert(organization, to_write, encoded, db_now, pks)
     if to_snapshot:
@@ -229,6 +230,16 @@ def _calls_write(
     )
 
 
+def _call_rows(
+    organization_id: int, calls: list[CurrentCall], encoded: dict[str, _FieldsJSON], now: Any
+) -> Iterator[tuple[Any, ...]]:
+    """The calls' rows, one at a time (PostgreSQL takes each in while the next is built);
+    each call's JSON goes into `encoded` on the way, for its snapshot."""
+    for call in calls:
+        fields = encoded[call.transaction_id] = _fields_json(call)
+        yield _call_values(organization_id, call, fields, now)
+
+
 def _calls_upsert(
     organization: Organization,
     calls: list[CurrentCall],
@@ -237,11 +248,11 @@ def _calls_upsert(
     pks: dict[str, int],
 ) -> None:
     """Insert new calls and overwrite known ones (keeping when each was first seen); record
-    the new ones' ids in `pks`."""
+    the new ones' ids in `pks` and each one's JSON in `encoded`."""
     written = rows_upsert(
         Call,
         _CALL_FIELDS,
-        [_call_values(organization.pk, call, encoded[call.transaction_id], now) for call in calls],
+        _call_rows(organization.pk, calls, encoded, now),
         conflict=("organization", "transaction_id"),
         update=_UPSERT_FIELDS,
         returning=("transaction_id", "id"),

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from calls import tasks
 from calls.invoca.decoding import current_calls_read
-from calls.services import database_checkpoint, poll_result_ingest
+from calls.services import poll_result_ingest
+from cipdash.celery import app
 from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
@@ -37,29 +37,34 @@ def _some_calls_written() -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # committed writes, as the polls make them
-def test_beats_tick_copies_sqlites_log_into_the_database_file():
-    if connection.vendor == "postgresql":
+def test_a_periodic_task_copies_sqlites_log_into_the_database_file():
+    schedule = {entry["task"]: entry for entry in app.conf.beat_schedule.values()}
+    if connection.vendor == "postgresql":  # its own checkpointer does this
+        assert "calls.tasks.database_checkpoint" not in schedule
         with CaptureQueriesContext(connection) as queries:
-            assert not database_checkpoint(force=True)
-        assert queries.captured_queries == []  # PostgreSQL's checkpointer does this
+            tasks.database_checkpoint()
+        assert queries.captured_queries == []
         return
+    entry = schedule["calls.tasks.database_checkpoint"]
+    assert entry["schedule"].total_seconds() == settings.SQLITE_CHECKPOINT_SECONDS
     assert _pragma("journal_mode") == ("wal",)
-    # A poll's commit leaves the checkpoint to beat, up to this many pages of log.
+    # A poll's commit leaves the checkpoint to the task, up to this many pages of log.
     assert _pragma("wal_autocheckpoint") == (settings.SQLITE_WAL_AUTOCHECKPOINT_PAGES,)
-    assert database_checkpoint(force=True)
     _some_calls_written()
     with CaptureQueriesContext(connection) as queries:
-        tasks.polls_dispatch()  # within SQLITE_CHECKPOINT_SECONDS of the last one: not yet
-    assert not [q for q in queries.captured_queries if "wal_checkpoint" in q["sql"]]
-    with (
-        override_settings(SQLITE_CHECKPOINT_SECONDS=0),
-        CaptureQueriesContext(connection) as queries,
-    ):
-        tasks.polls_dispatch()
-    assert [q["sql"] for q in queries.captured_queries][-1] == "PRAGMA wal_checkpoint(PASSIVE)"
-    # (busy, pages in the log, pages copied): the tick's checkpoint left nothing to copy.
+        tasks.database_checkpoint()
+    assert [q["sql"] for q in queries.captured_queries] == ["PRAGMA wal_checkpoint(PASSIVE)"]
+    # (busy, pages in the log, pages copied): the task left nothing to copy.
     busy, logged, copied = _pragma("wal_checkpoint(PASSIVE)")
     assert busy == 0 and logged == copied
+    assert logged > 0
+
+
+def test_no_checkpoint_is_tried_inside_a_transaction():
+    """SQLite refuses one there; the next run of the task, outside any, does it."""
+    with CaptureQueriesContext(connection) as queries:
+        tasks.database_checkpoint()
+    assert queries.captured_queries == []
 
 
 def test_json_columns_are_compressed_with_lz4_on_postgresql():
