@@ -247,7 +247,6 @@ class Call(models.Model):
             models.Index(fields=["calling_phone_number"]),
             # Admin and lookups search by transaction id across organizations.
             models.Index(fields=["transaction_id"]),
-            models.Index(fields=["organization", "last_seen_at"]),
         ]
 
     def __str__(self) -> str:
