@@ -58,7 +58,7 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
         if connection.vendor == "postgresql":
             _copy(cursor, _table(model), _columns(model, fields), rows)
         elif batch := list(rows):
-            _values_insert(cursor, model, fields, batch, tail="")
+            _values_insert(cursor, model, fields, batch, tail="", returns_rows=False)
 
 
 def rows_upsert(
@@ -83,7 +83,9 @@ def rows_upsert(
         if connection.vendor == "postgresql":
             return _staged_upsert(cursor, model, fields, rows, tail=tail)
         batch = list(rows)
-        return _values_insert(cursor, model, fields, batch, tail=tail) if batch else []
+        if not batch:
+            return []
+        return _values_insert(cursor, model, fields, batch, tail=tail, returns_rows=True)
 
 
 def _values_insert(
@@ -93,6 +95,7 @@ def _values_insert(
     rows: Sequence[Sequence[Any]],
     *,
     tail: str,
+    returns_rows: bool,
 ) -> list[tuple[Any, ...]]:
     # Identifiers from the model's own metadata, quoted; every value is a parameter.
     head = f"INSERT INTO {_table(model)} ({', '.join(_columns(model, fields))}) VALUES "  # noqa: S608
@@ -106,7 +109,7 @@ def _values_insert(
         batch = rows[start : start + per_statement]
         params = [value for row in batch for value in row]
         cursor.execute(head + ", ".join([row_sql] * len(batch)) + tail, params)
-        if "RETURNING" in tail:
+        if returns_rows:
             written.extend(cursor.fetchall())
     return written
 
