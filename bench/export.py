@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import itertools
+import json
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -110,7 +111,7 @@ def _populate(*, name: str, snapshots: int, vary: bool = False) -> Any:
                         general=row.general,
                         custom_data=_version(row.custom_data, version) if vary else row.custom_data,
                         demographics=row.demographics,
-                        payload=dict(call.payload),
+                        payload=json.dumps(dict(call.payload)),
                     )
                 )
         CallSnapshot.objects.bulk_create(versions, batch_size=2000)

@@ -140,6 +140,11 @@ class CurrentCall:
         return MappingProxyType(self._decoded)
 
     @property
+    def sent_text(self) -> str | None:
+        """The call's text exactly as the answer held it, when the decoder kept it."""
+        return self._text
+
+    @property
     def content_hash(self) -> str:
         """A digest of the call's content, blind to key order and spacing."""
         if not self._content_hash:  # worked out once, on first use: not a change of state

@@ -112,7 +112,25 @@ def _call_values(
 def _snapshot_values(
     call_id: int, call: CurrentCall, fields: _FieldsJSON, now: Any
 ) -> tuple[Any, ...]:
-    return (call_id, now, call.content_hash, call.call_status, *fields, db_json(dict(call.payload)))
+    return (call_id, now, call.content_hash, call.call_status, *fields, _payload_text(call))
+
+
+def _payload_text(call: CurrentCall) -> str:
+    """The call's text as received; written out again from its decoded form when the decoder
+    did not keep it, or when it holds what no UTF-8 database stores (a lone surrogate can
+    reach the text itself, unescaped, through a body decoded with surrogatepass)."""
+    text = call.sent_text
+    if text is not None and (text.isascii() or _utf8_encodable(text)):
+        return text
+    return db_json(dict(call.payload))
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def calls_apply(

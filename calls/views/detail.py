@@ -63,7 +63,7 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
     rules = highlight_rules_by_org(organization_ids=[call.organization_id])
     earlier = earlier_calls(user=request.user, viewer=viewer, call=call, now=now)
     snapshots = call_snapshots(call=call)
-    raw = snapshots[-1].payload if snapshots else {}
+    raw = snapshots[-1].payload_data() if snapshots else {}
     context = {
         "row": call_row(
             call=call,

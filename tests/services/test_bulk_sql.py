@@ -93,7 +93,7 @@ def test_an_insert_of_snapshots_lands_each_row_once_in_one_statement():
     assert queries.captured_queries[0]["sql"].split()[0] in {"INSERT", "COPY"}
     snapshots = CallSnapshot.objects.order_by("call_id")
     assert [s.call_id for s in snapshots] == sorted(ids.values())
-    assert {(s.demographics["age"], s.payload["x"][0]) for s in snapshots} == {(40, 1)}
+    assert {(s.demographics["age"], s.payload_data()["x"][0]) for s in snapshots} == {(40, 1)}
 
 
 def test_every_statement_goes_through_the_execute_wrappers():

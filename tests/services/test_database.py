@@ -79,7 +79,7 @@ def test_json_columns_are_compressed_with_lz4_on_postgresql():
         cursor.execute(
             "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute"
             " WHERE attrelid IN ('calls_call'::regclass, 'calls_callsnapshot'::regclass)"
-            " AND atttypid = 'jsonb'::regtype"
+            " AND (atttypid = 'jsonb'::regtype OR attname = 'payload')"
         )
         columns = cursor.fetchall()
     assert len(columns) == 7

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
 from django.utils import timezone
 
-from calls.invoca import Unavailable
-from calls.models import OrganizationStatus, PollKind, PollRun
-from calls.services import organization_poll, poll_failure_record
+from calls.invoca import Unavailable, current_calls_parse
+from calls.models import CallSnapshot, OrganizationStatus, PollKind, PollRun
+from calls.services import organization_poll, poll_failure_record, poll_result_ingest
 from calls.services.polling import backoff_seconds
 from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
 BASE = "https://acme.invoca.net/api/2022-08-01"
 URL = f"{BASE}/calls_in_progress/current_calls.json"
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -134,7 +136,29 @@ def test_values_no_database_can_store_are_made_storable(org):
     assert call.general["icon"] == "\U0001f4de"  # a proper pair stays what it was
     assert call.custom_data["note"]["value"] == "x?y"
     snapshot = call.snapshots.get()
-    assert snapshot.payload["city"] == "a\ufffdb"
+    assert snapshot.payload_data()["city"] == "a\ufffdb"
+
+
+@responses.activate
+def test_a_snapshot_keeps_the_calls_text_exactly_as_sent(org):
+    sent = '{ "transaction_id":"EXACT-1" ,"score": 1.50, "caller_name": "Ren\\u00e9",  "x": {}}'
+    call = poll_one_call(org, f'{{"current_calls": [{sent}]}}')
+    snapshot = call.snapshots.get()
+    assert snapshot.payload == sent  # spacing, number form and escapes as Invoca wrote them
+    assert snapshot.payload_data() == {
+        "transaction_id": "EXACT-1",
+        "score": 1.5,
+        "caller_name": "René",
+        "x": {},
+    }
+
+
+def test_a_call_whose_text_was_not_kept_is_written_out_from_its_fields():
+    org = OrganizationFactory.create()
+    result = current_calls_parse({"current_calls": [call_payload("DICT-1")]})
+    poll_result_ingest(organization=org, result=result, started_at=T0, finished_at=T0)
+    snapshot = CallSnapshot.objects.get(call__transaction_id="DICT-1")
+    assert json.loads(snapshot.payload) == call_payload("DICT-1")
 
 
 @responses.activate
@@ -145,4 +169,4 @@ def test_numbers_json_does_not_allow_are_stored_as_null(org):
     )
     call = poll_one_call(org, body)
     assert call.custom_data["rank"]["value"] is None
-    assert call.snapshots.get().payload["big"] is None
+    assert call.snapshots.get().payload_data()["big"] is None
