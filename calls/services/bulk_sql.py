@@ -147,17 +147,18 @@ def _copy(
     cursor: CursorWrapper, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """PostgreSQL's COPY FROM STDIN of `rows`, as one statement that execute_wrappers see and
-    connection.queries counts."""
+    connection.queries counts. The wrappers are shown the statement without its rows: a
+    wrapper that looked at them (to log them, say) would use up a generator before the COPY."""
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
 
-    def copy_rows(sql: str, params: Iterable[Sequence[Any]], *_wrapper_args: Any) -> None:
+    def copy_rows(sql: str, _params: None, *_wrapper_args: Any) -> None:
         connection.validate_no_broken_transaction()
         with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for row in params:
+            for row in rows:
                 copy.write_row(row)
 
     if isinstance(cursor, CursorDebugWrapper):
         with cursor.debug_sql(sql):
-            cursor._execute_with_wrappers(sql, rows, many=True, executor=copy_rows)
+            cursor._execute_with_wrappers(sql, None, many=False, executor=copy_rows)
     else:
-        cursor._execute_with_wrappers(sql, rows, many=True, executor=copy_rows)
+        cursor._execute_with_wrappers(sql, None, many=False, executor=copy_rows)

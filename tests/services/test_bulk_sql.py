@@ -102,6 +102,7 @@ def test_every_statement_goes_through_the_execute_wrappers():
 
     def spy(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
         seen.append(sql.split()[0])
+        list(params or ())  # a wrapper that reads the parameters takes no row from a COPY
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(spy):
