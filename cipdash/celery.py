@@ -25,6 +25,7 @@ log = logging.getLogger("calls.tasks")
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
+    from django.db import connection
 
     sender.conf.beat_schedule = {
         "poll-tick": {
@@ -39,7 +40,7 @@ def _schedule(sender: Celery, **_: object) -> None:
             "schedule": crontab(minute=17, hour=settings.PURGE_HOUR_UTC),
         },
     }
-    if settings.DATABASES["default"]["ENGINE"] == "cipdash.sqlite3":
+    if connection.vendor == "sqlite":  # PostgreSQL's own checkpointer does this
         # Run by a worker thread: its fsyncs must not hold up beat's claims.
         sender.conf.beat_schedule["sqlite-checkpoint"] = {
             "task": "calls.tasks.database_checkpoint",

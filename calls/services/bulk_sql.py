@@ -123,7 +123,8 @@ def _staged_upsert(
     tail: str,
 ) -> list[tuple[Any, ...]]:
     """PostgreSQL: COPY into a temporary table with the same columns, then upsert from it."""
-    columns = ", ".join(_columns(model, fields))
+    quoted = _columns(model, fields)
+    columns = ", ".join(quoted)
     # Named after the columns, so that a connection kept across a migration never reuses a
     # table of the old shape. Its rows go at the end of the transaction, whichever way it ends.
     digest = hashlib.blake2b(columns.encode(), digest_size=4).hexdigest()
@@ -133,7 +134,7 @@ def _staged_upsert(
         f" AS SELECT {columns} FROM {_table(model)} WITH NO DATA"
     )
     cursor.execute(create)
-    _copy(cursor, stage, _columns(model, fields), rows)
+    _copy(cursor, stage, quoted, rows)
     # Emptied as it is read, so that a second upsert in the same transaction starts afresh.
     cursor.execute(
         f"WITH staged AS (DELETE FROM {stage} RETURNING {columns})"  # noqa: S608 (identifiers)
