@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 import requests
 import urllib3
 
-from calls.invoca.deadline import deadline_running, watched_session
+from calls.invoca.deadline import deadline_running
 from calls.invoca.decoding import current_calls_read
 from calls.invoca.errors import (
     AuthenticationFailed,
@@ -26,6 +26,7 @@ from calls.invoca.errors import (
 )
 from calls.invoca.jsontext import KnownCall
 from calls.invoca.parsing import CurrentCallsResult
+from calls.invoca.sessions import environment_settings, thread_session
 
 ENDPOINT = "calls_in_progress/current_calls.json"
 ORGANIZATION_TYPES = ("Network", "Advertiser")
@@ -212,22 +213,22 @@ def current_calls_fetch(
     Bounded in time: connect and read timeouts for each wait, and total_timeout for the
     whole exchange however the server paces its bytes."""
     request.validate()
-    http = session or watched_session()
+    http = session or thread_session()
     filtered = request.filters.any
     read_timeout = min(request.read_timeout, request.total_timeout)
     with deadline_running(request.total_timeout) as deadline:
         try:
             answer = _exchange(http, request, read_timeout)
         except (InvocaError, requests.RequestException) as exc:
+            # Whatever state the connection is in, the next request starts on a new one.
+            http.close()
             if deadline.expired:  # the cut connection, not the server, raised this
                 raise _too_slow(request) from None
             if isinstance(exc, InvocaError):
                 raise
             raise _network_failure(exc, request, read_timeout) from None
-        finally:
-            if session is None:
-                http.close()
         if deadline.expired:  # a cut body can look complete: never parse it
+            http.close()
             raise _too_slow(request)
     if isinstance(answer, CurrentCallsResult):
         return answer
@@ -253,6 +254,7 @@ def _exchange(
         timeout=(request.connect_timeout, read_timeout),
         stream=True,
         allow_redirects=False,
+        **environment_settings(request.url),
     ) as response:
         filtered = request.filters.any
         # An early draft answered a lookup with no match this way.

@@ -106,9 +106,22 @@ class _WatchedHTTPSConnection(HTTPSConnection):
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched_when_reused(super()._get_conn(timeout))
+
 
 class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched_when_reused(super()._get_conn(timeout))
+
+
+def _watched_when_reused(connection: Any) -> Any:
+    """A kept-alive connection connected before this deadline began: hand it over too. (A new
+    one has no socket yet; its connect() hands it over.)"""
+    _watch(getattr(connection, "sock", None))
+    return connection
 
 
 class _WatchedAdapter(HTTPAdapter):

@@ -50,6 +50,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.feed = feed
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.connections_opened = 0
         super().__init__(address, SandboxRequestHandler)
 
     def server_bind(self) -> None:
@@ -61,6 +62,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def track_connection(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
+            self.connections_opened += 1
 
     def untrack_connection(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -271,6 +273,14 @@ class SandboxFeed:
         """Requests to the calls endpoint: for one organization, or all of them."""
         with self._lock:
             return self._total_requests if invoca_id is None else self._counts[str(invoca_id)]
+
+    def connection_count(self) -> int:
+        """Connections clients have opened to the feed (keep-alive ones carry many requests)."""
+        server = self._server
+        if server is None:
+            return 0
+        with server._connections_lock:
+            return server.connections_opened
 
     def reset_request_counts(self) -> None:
         with self._lock:

@@ -197,10 +197,20 @@ def poll_result_ingest(
         ):
             state["feed_version"] = F("feed_version") + 1
         Organization.objects.filter(pk=organization.pk).update(**state)
-        if token is not None:
+        if token is not None and _token_use_worth_recording(token, finished_at):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
     _log_run(run)
     return PollAttempt(run=run, counts=counts)
+
+
+# "Last used" tells an admin whether a token is in use, which a minute's precision answers:
+# rewriting the token's row on every poll (every few seconds, for each organization) would
+# add a write to each poll and tell nothing more.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def _token_use_worth_recording(token: ApiToken, used_at: datetime) -> bool:
+    return token.last_used_at is None or used_at - token.last_used_at >= TOKEN_USE_RESOLUTION
 
 
 def poll_failure_record(

@@ -37,6 +37,18 @@ def test_a_clean_poll_uses_the_active_token_and_marks_it_used(org):
     assert org.tokens.get().last_used_at is not None
 
 
+@responses.activate
+def test_the_token_use_is_written_at_most_once_a_minute(org):
+    responses.get(URL, json={"current_calls": []})
+    recent = timezone.now() - timedelta(seconds=50)
+    org.tokens.update(last_used_at=recent)
+    organization_poll(organization=org)
+    assert org.tokens.get().last_used_at == recent
+    org.tokens.update(last_used_at=recent - timedelta(seconds=20))
+    organization_poll(organization=org)
+    assert org.tokens.get().last_used_at > recent
+
+
 def test_without_an_active_token_the_organization_is_auth_failed(org):
     org.tokens.update(active=False)
     attempt = organization_poll(organization=org)

@@ -17,7 +17,7 @@ def redis_cache(redis_url: str, redis_client) -> Iterator[None]:
     with override_settings(
         CACHES={
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "cipdash.cache.ClientKeepingRedisCache",
                 "LOCATION": redis_url,
             }
         }

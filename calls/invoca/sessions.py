@@ -1,0 +1,63 @@
+"""One kept-alive HTTP session per thread for the polls, so that a worker thread polling
+every few seconds reuses its connection (over HTTPS: no TCP and TLS handshake per poll)
+instead of opening one per request.
+
+The environment's proxy and CA bundle settings are read once per origin rather than on every
+request (requests scans the whole environment each time), and ~/.netrc is never consulted:
+a netrc entry for the host would replace the token's Authorization header.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from calls.invoca.deadline import watched_session
+
+# A connection idle for longer is dropped rather than reused: well below the idle timeouts
+# of load balancers (60 s is usual), so a reused connection is never one the server is
+# closing at that moment.
+KEEPALIVE_IDLE_SECONDS = 20.0
+
+
+class _ThreadSession:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.session = watched_session()
+        self.session.trust_env = False
+        self.last_used = time.monotonic()
+        self.environment: dict[str, dict[str, Any]] = {}
+
+
+_local = threading.local()
+
+
+def thread_session() -> requests.Session:
+    """This thread's session, with any connection idle too long dropped. A forked child
+    never shares its parent's sockets: it starts its own session."""
+    state: _ThreadSession | None = getattr(_local, "state", None)
+    if state is None or state.pid != os.getpid():
+        state = _local.state = _ThreadSession()
+    elif time.monotonic() - state.last_used > KEEPALIVE_IDLE_SECONDS:
+        state.session.close()  # drops the pooled connections; the session stays usable
+    state.last_used = time.monotonic()
+    return state.session
+
+
+def environment_settings(url: str) -> dict[str, Any]:
+    """The proxies, CA bundle and client certificate the environment gives this URL's origin
+    (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), as keyword arguments for a request."""
+    state: _ThreadSession | None = getattr(_local, "state", None)
+    cache = state.environment if state is not None else {}
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if origin not in cache:
+        with requests.Session() as reader:  # trust_env on: the environment's word
+            merged = reader.merge_environment_settings(origin, {}, None, None, None)
+        cache[origin] = {key: merged[key] for key in ("proxies", "verify", "cert")}
+    return cache[origin]
