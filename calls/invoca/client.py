@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import requests
 import urllib3
@@ -26,7 +27,7 @@ from calls.invoca.errors import (
 )
 from calls.invoca.jsontext import KnownCall
 from calls.invoca.parsing import CurrentCallsResult
-from calls.invoca.sessions import environment_settings, thread_session
+from calls.invoca.sessions import session_for
 
 ENDPOINT = "calls_in_progress/current_calls.json"
 ORGANIZATION_TYPES = ("Network", "Advertiser")
@@ -204,7 +205,6 @@ def _is_record_not_found(body: bytes) -> bool:
 def current_calls_fetch(
     request: CurrentCallsRequest,
     *,
-    session: requests.Session | None = None,
     known: Mapping[str, KnownCall] | None = None,
 ) -> CurrentCallsResult:
     """One GET of current_calls.json. Returns the parsed answer or raises an InvocaError.
@@ -213,12 +213,12 @@ def current_calls_fetch(
     Bounded in time: connect and read timeouts for each wait, and total_timeout for the
     whole exchange however the server paces its bytes."""
     request.validate()
-    http = session or thread_session()
+    http, environment = session_for(request.url)
     filtered = request.filters.any
     read_timeout = min(request.read_timeout, request.total_timeout)
     with deadline_running(request.total_timeout) as deadline:
         try:
-            answer = _exchange(http, request, read_timeout)
+            answer = _exchange(http, request, read_timeout, environment)
         except (InvocaError, requests.RequestException) as exc:
             # Whatever state the connection is in, the next request starts on a new one.
             http.close()
@@ -239,7 +239,10 @@ def current_calls_fetch(
 
 
 def _exchange(
-    http: requests.Session, request: CurrentCallsRequest, read_timeout: float
+    http: requests.Session,
+    request: CurrentCallsRequest,
+    read_timeout: float,
+    environment: Mapping[str, Any],
 ) -> CurrentCallsResult | tuple[int, str, bytes]:
     """The request and the raw answer: (status, content type, body)."""
     started = time.monotonic()
@@ -254,7 +257,7 @@ def _exchange(
         timeout=(request.connect_timeout, read_timeout),
         stream=True,
         allow_redirects=False,
-        **environment_settings(request.url),
+        **environment,
     ) as response:
         filtered = request.filters.any
         # An early draft answered a lookup with no match this way.

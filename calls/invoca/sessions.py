@@ -30,34 +30,32 @@ class _ThreadSession:
         self.pid = os.getpid()
         self.session = watched_session()
         self.session.trust_env = False
-        self.last_used = time.monotonic()
-        self.environment: dict[str, dict[str, Any]] = {}
+        self.last_used: dict[str, float] = {}  # by origin
+        self.environment: dict[str, dict[str, Any]] = {}  # by origin
 
 
 _local = threading.local()
 
 
-def thread_session() -> requests.Session:
-    """This thread's session, with any connection idle too long dropped. A forked child
-    never shares its parent's sockets: it starts its own session."""
+def session_for(url: str) -> tuple[requests.Session, dict[str, Any]]:
+    """This thread's session, and the keyword arguments that give a request to `url` the
+    proxies, CA bundle and client certificate the environment names for its origin
+    (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...).
+
+    Connections idle for too long are dropped first. A forked child never shares its
+    parent's sockets: it starts a session of its own."""
     state: _ThreadSession | None = getattr(_local, "state", None)
     if state is None or state.pid != os.getpid():
         state = _local.state = _ThreadSession()
-    elif time.monotonic() - state.last_used > KEEPALIVE_IDLE_SECONDS:
-        state.session.close()  # drops the pooled connections; the session stays usable
-    state.last_used = time.monotonic()
-    return state.session
-
-
-def environment_settings(url: str) -> dict[str, Any]:
-    """The proxies, CA bundle and client certificate the environment gives this URL's origin
-    (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...), as keyword arguments for a request."""
-    state: _ThreadSession | None = getattr(_local, "state", None)
-    cache = state.environment if state is not None else {}
     parts = urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    if origin not in cache:
+    now = time.monotonic()
+    if now - state.last_used.get(origin, now) > KEEPALIVE_IDLE_SECONDS:
+        state.session.close()  # drops every pooled connection; the session stays usable
+        state.last_used.clear()
+    state.last_used[origin] = now
+    if origin not in state.environment:
         with requests.Session() as reader:  # trust_env on: the environment's word
             merged = reader.merge_environment_settings(origin, {}, None, None, None)
-        cache[origin] = {key: merged[key] for key in ("proxies", "verify", "cert")}
-    return cache[origin]
+        state.environment[origin] = {key: merged[key] for key in ("proxies", "verify", "cert")}
+    return state.session, state.environment[origin]
