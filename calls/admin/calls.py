@@ -3,8 +3,9 @@ counts, indexed orderings, joined foreign keys), with the CSV export as an actio
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -13,6 +14,8 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from calls.export.response import export_response
 from calls.models import Call, CallSnapshot, PollRun, call_last_seen
@@ -79,9 +82,44 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def json_block(value: Any) -> SafeString:
+    """A JSON value laid out over lines (escaped), not as one line running off the page."""
+    return format_html('<pre class="json-block">{}</pre>', json.dumps(value, indent=2))
+
+
 class CallSearchAdmin(ReadOnlyAdmin):
+    """Calls and snapshots: searched by call, their JSON columns shown laid out."""
+
     search_prefix = ""  # the path from the listed model to its Call
     search_help_text = "Transaction id, call record id, or the caller's number in any format."
+    # Fields shown by a method instead (the JSON fields' own display is one long line).
+    shown_as: ClassVar[dict[str, str]] = {
+        "general": "general_shown",
+        "custom_data": "custom_data_shown",
+        "demographics": "demographics_shown",
+    }
+
+    class Media:
+        css = {"all": ("calls/admin.css",)}
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
+        return tuple(self.shown_as)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        fields = super().get_readonly_fields(request, obj)
+        return [self.shown_as.get(name, name) for name in fields]
+
+    @admin.display(description="general")
+    def general_shown(self, obj: Call | CallSnapshot) -> SafeString:
+        return json_block(obj.general)
+
+    @admin.display(description="custom data")
+    def custom_data_shown(self, obj: Call | CallSnapshot) -> SafeString:
+        return json_block(obj.custom_data)
+
+    @admin.display(description="demographics")
+    def demographics_shown(self, obj: Call | CallSnapshot) -> SafeString:
+        return json_block(obj.demographics)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -110,16 +148,13 @@ class CallAdmin(CallSearchAdmin):
     list_select_related = ("organization",)
     raw_id_fields = ("organization",)
     search_fields = ("transaction_id",)  # shows the box; get_search_results does the work
-    exclude = ("last_seen_at",)  # shown as last_seen
+    # The column last_seen_at lags for calls in their organization's latest answer.
+    shown_as = {**CallSearchAdmin.shown_as, "last_seen_at": "last_seen"}
     actions = ("export_csv",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
         # The column last_seen_at lags for calls in their organization's latest answer.
         return super().get_queryset(request).annotate(last_sighting=call_last_seen())
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
-        fields = super().get_readonly_fields(request, obj)
-        return [("last_seen" if name == "last_seen_at" else name) for name in fields]
 
     @admin.display(description="status")
     def status(self, obj: Call) -> str:
@@ -159,6 +194,12 @@ class CallSnapshotAdmin(CallSearchAdmin):
     raw_id_fields = ("call",)
     search_fields = ("call__transaction_id",)
     search_prefix = "call__"
+    shown_as = {**CallSearchAdmin.shown_as, "payload": "payload_shown"}
+
+    @admin.display(description="payload (as Invoca sent it)")
+    def payload_shown(self, obj: CallSnapshot) -> SafeString:
+        # The text itself, wrapped: laid out anew it would no longer be what was sent.
+        return format_html('<pre class="json-block json-sent">{}</pre>', obj.payload)
 
     @admin.display(description="organization")
     def organization(self, obj: CallSnapshot) -> str:

@@ -153,3 +153,19 @@ def test_last_seen_column_reads_the_organization_sighting_and_sorts_by_it(client
     detail = client.get(reverse("admin:calls_call_change", args=[txb.pk])).content.decode()
     assert shown(sighted) in detail
     assert "field-last_seen_at" not in detail  # the stored column, behind
+
+
+def test_json_columns_are_laid_out_and_the_payload_shown_as_sent(client, staff):
+    org = OrganizationFactory.create()
+    hostile = "<script>alert(1)</script>"
+    custom = {"campaign": {"value": hostile, "source": "Marketing"}}
+    calls_ingest(org, [call_payload("TXJ", custom_data=custom)], T0)
+    snapshot = CallSnapshot.objects.get(call__transaction_id="TXJ")
+    page = client.get(reverse("admin:calls_callsnapshot_change", args=[snapshot.pk]))
+    blocks = re.findall(r'<pre class="json-block[^"]*">(.*?)</pre>', page.content.decode(), re.S)
+    # general, custom data, demographics, then the payload
+    assert len(blocks) == 4
+    assert "\n" in blocks[1] and escape(hostile) in blocks[1] and hostile not in blocks[1]
+    assert blocks[3] == escape(snapshot.payload)
+    call = client.get(reverse("admin:calls_call_change", args=[snapshot.call_id]))
+    assert call.content.decode().count('<pre class="json-block">') == 3
