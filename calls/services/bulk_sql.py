@@ -5,18 +5,20 @@ Through `bulk_create`, Django builds a model instance for each and prepares ever
 every instance through the field's methods: about twice what the SQL itself costs. Here the
 callers build each row's values already in the database's form (`db_datetime`, `db_json`).
 
-SQLite takes the rows as one multi-row INSERT. PostgreSQL takes them by COPY: a multi-row
-INSERT of a poll's calls is megabytes of SQL text, each value quoted on the client and parsed
-again on the server, which took two to four times as long as streaming the same rows. An
-upsert on PostgreSQL copies into a temporary table of the same columns and upserts from it.
-Each COPY is one statement, seen by `execute_wrapper`s and counted in `connection.queries`
-like any other.
+SQLite takes the rows as one multi-row INSERT. PostgreSQL takes many rows by COPY: a
+multi-row INSERT of a poll's calls is megabytes of SQL text, each value quoted on the client
+and parsed again on the server, which took two to four times as long as streaming the same
+rows. An upsert on PostgreSQL copies into a temporary table of the same columns and upserts
+from it. Each COPY is one statement, seen by `execute_wrapper`s and counted in
+`connection.queries` like any other. A few rows (the usual poll: a handful of calls changed)
+go as a multi-row INSERT on PostgreSQL too, since setting up a COPY costs more than that.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +52,27 @@ def _table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+# From this many rows on, PostgreSQL takes them by COPY (bench/README.md, "Ingest").
+COPY_FROM_ROWS = 16
+
+
+def _copy_worth_it(rows: Iterable[Sequence[Any]]) -> tuple[bool, Iterator[Sequence[Any]]]:
+    """Whether `rows` are enough for a COPY on PostgreSQL, and the same rows (the first ones
+    are read to tell, so a generator is not used up)."""
+    rows = iter(rows)
+    if connection.vendor != "postgresql":
+        return False, rows
+    head = list(itertools.islice(rows, COPY_FROM_ROWS))
+    return len(head) == COPY_FROM_ROWS, itertools.chain(head, rows)
+
+
 def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """INSERT `rows` (values in `fields` order, in the database's form) into `model`'s table.
-    PostgreSQL is sent each row as it comes: a generator lets the server take in rows while
-    the next ones are being built."""
+    A COPY is sent each row as it comes: a generator lets the server take in rows while the
+    next ones are being built."""
+    copy, rows = _copy_worth_it(rows)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if copy:
             _copy(cursor, _table(model), _columns(model, fields), rows)
         elif batch := list(rows):
             _values_insert(cursor, model, fields, batch, tail="", returns_rows=False)
@@ -79,8 +96,9 @@ def rows_upsert(
         + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
         + f" RETURNING {', '.join(_columns(model, returning))}"
     )
+    copy, rows = _copy_worth_it(rows)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if copy:
             return _staged_upsert(cursor, model, fields, rows, tail=tail)
         batch = list(rows)
         if not batch:

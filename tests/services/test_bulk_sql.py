@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallSnapshot, Organization
-from calls.services import ingest
+from calls.services import bulk_sql, ingest
 from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
 from tests.factories import OrganizationFactory, call_payload
 
@@ -96,7 +96,18 @@ def test_an_insert_of_snapshots_lands_each_row_once_in_one_statement():
     assert {(s.demographics["age"], s.payload_data()["x"][0]) for s in snapshots} == {(40, 1)}
 
 
-def test_every_statement_goes_through_the_execute_wrappers():
+@pytest.fixture(params=["few rows", "copy from one row"])
+def way(request, monkeypatch) -> str:
+    """The way rows are written: on PostgreSQL, by COPY from COPY_FROM_ROWS rows on (SQLite
+    has the one way)."""
+    if request.param == "copy from one row":
+        monkeypatch.setattr(bulk_sql, "COPY_FROM_ROWS", 1)
+        if connection.vendor == "postgresql":
+            return "copy"
+    return "insert"
+
+
+def test_every_statement_goes_through_the_execute_wrappers(way):
     org = OrganizationFactory.create()
     seen: list[str] = []
 
@@ -108,22 +119,34 @@ def test_every_statement_goes_through_the_execute_wrappers():
     with connection.execute_wrapper(spy):
         _upsert([_row(org, "A", "ringing", T0)])
     assert Call.objects.filter(transaction_id="A").exists()
-    expected = ["CREATE", "COPY", "WITH"] if connection.vendor == "postgresql" else ["INSERT"]
-    assert seen == expected
+    assert seen == (["CREATE", "COPY", "WITH"] if way == "copy" else ["INSERT"])
 
 
-def test_no_statement_passes_the_databases_parameter_limit(monkeypatch):
+def test_no_statement_passes_the_databases_parameter_limit(way, monkeypatch):
     per_row = len(ingest._CALL_FIELDS)
     monkeypatch.setattr(type(connection.features), "max_query_params", per_row * 2)
     org = OrganizationFactory.create()
     with CaptureQueriesContext(connection) as queries:
         written = _upsert([_row(org, f"T{i}", "ringing", T0) for i in range(5)])
     statements = [query["sql"].split()[0] for query in queries.captured_queries]
-    if connection.vendor == "postgresql":  # COPY streams rows: no parameters to count
+    if way == "copy":  # COPY streams rows: no parameters to count
         assert statements == ["CREATE", "COPY", "WITH"]
     else:  # two rows a statement: 2 + 2 + 1
         assert statements == ["INSERT", "INSERT", "INSERT"]
     assert len(written) == 5 and Call.objects.count() == 5
+
+
+def test_a_few_rows_are_inserted_and_many_copied_on_postgresql():
+    org = OrganizationFactory.create()
+    few = [_row(org, f"F{i}", "ringing", T0) for i in range(bulk_sql.COPY_FROM_ROWS - 1)]
+    many = [_row(org, f"M{i}", "ringing", T0) for i in range(bulk_sql.COPY_FROM_ROWS)]
+    firsts = []
+    for rows in (few, many):
+        with CaptureQueriesContext(connection) as queries:
+            assert len(_upsert(rows)) == len(rows)
+        firsts.append(queries.captured_queries[0]["sql"].split()[0])
+    assert firsts == ["INSERT", "CREATE" if connection.vendor == "postgresql" else "INSERT"]
+    assert Call.objects.count() == len(few) + len(many)
 
 
 def test_a_call_row_has_a_value_for_every_column():
