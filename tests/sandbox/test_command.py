@@ -114,11 +114,10 @@ def test_help_mentions_every_option() -> None:
         assert option in text
 
 
-def test_runs_until_interrupted_and_prints_the_url() -> None:
-    args = ["--port", "0", "--org", "55:child-token:Advertiser"]
+def _sandbox_child(args: list[str]) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", CHILD.format(args=args)],
         cwd=PROJECT_ROOT,
         env=env,
@@ -126,6 +125,25 @@ def test_runs_until_interrupted_and_prints_the_url() -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ctrl_c_right_after_the_url_stops_it_cleanly() -> None:
+    # Often lands while the organizations are still being listed on stderr.
+    child = _sandbox_child(["--port", "0", "--org", "55:tok", "--org", "56:tok2"])
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("http://127.0.0.1:")
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_runs_until_interrupted_and_prints_the_url() -> None:
+    args = ["--port", "0", "--org", "55:child-token:Advertiser"]
+    child = _sandbox_child(args)
     try:
         assert child.stdout is not None
         url = child.stdout.readline().strip()

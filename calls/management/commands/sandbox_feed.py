@@ -127,15 +127,16 @@ class Command(BaseCommand):
         except OSError as error:
             where = f"{options['host']}:{options['port']}"
             raise CommandError(f"cannot listen on {where}: {error}") from error
-        self.stdout.write(feed.url)
-        self.stdout.flush()
-        for account in feed.stats()["organizations"]:
-            kind = " (slim)" if account["slim"] else ""
-            self.stderr.write(
-                f"  organization {account['invoca_id']} {account['organization_type']}{kind}"
-            )
-        self.stderr.write("Serving until Ctrl-C.")
+        # From here on Ctrl-C may come at any moment, even while the banner is written.
         try:
+            self.stdout.write(feed.url)
+            self.stdout.flush()
+            for account in feed.stats()["organizations"]:
+                kind = " (slim)" if account["slim"] else ""
+                self.stderr.write(
+                    f"  organization {account['invoca_id']} {account['organization_type']}{kind}"
+                )
+            self.stderr.write("Serving until Ctrl-C.")
             threading.Event().wait()
         except KeyboardInterrupt:
             pass
