@@ -182,9 +182,13 @@ def highlight_rules_by_org(*, organization_ids: Iterable[int]) -> dict[int, list
 def call_detail_get(
     *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call_id: int, now: datetime
 ) -> Call | None:
-    """One call the viewer may open, or None (which the view turns into a 404)."""
+    """One call the viewer may open, or None (which the view turns into a 404); with its
+    `earlier_count` counted as the live list counts it."""
     calls = calls_openable(user=user, viewer=viewer, now=now)
-    return calls.select_related("organization").filter(pk=call_id).first()
+    calls = with_earlier_count(
+        calls.select_related("organization").filter(pk=call_id), viewer=viewer
+    )
+    return calls.first()
 
 
 def call_snapshots(*, call: Call) -> list[CallSnapshot]:

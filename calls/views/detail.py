@@ -69,7 +69,7 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
             call=call,
             role=role,
             rules=rules.get(call.organization_id, ()),
-            repeat_count=len(earlier),
+            repeat_count=getattr(call, "earlier_count", 0),  # annotated by call_detail_get
         ),
         "call": call,
         "organization": organization,

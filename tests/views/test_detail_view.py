@@ -75,6 +75,26 @@ def test_earlier_calls_from_the_same_number_are_linked(world: World) -> None:
     assert row.repeat_count == 1
 
 
+def test_the_repeat_count_is_the_lists_even_when_the_earlier_calls_cannot_be_opened(
+    world: World,
+) -> None:
+    ingest(world.home, [call_payload("HOME1"), call_payload("OLD1"), call_payload("OLD2")])
+    long_ago = world.call.first_seen_at - timedelta(days=2)
+    Call.objects.filter(transaction_id__startswith="OLD").update(
+        first_seen_at=long_ago, ended_at=long_ago + timedelta(minutes=5)
+    )
+    listed = next(
+        r for r in world.client_for("agent").get("/").context["rows"] if r.call.pk == world.call.pk
+    )
+    assert listed.repeat_count == 2
+    agent = detail(world, "agent", world.call).content.decode()  # no history for agents
+    assert "Repeat \u00d72" in agent and "2 earlier calls." in agent
+    assert "None of them can be opened" in agent and "First call" not in agent
+    supervisor = detail(world, "supervisor", world.call).content.decode()
+    assert "Repeat \u00d72" in supervisor and "None of them" not in supervisor
+    assert supervisor.count('<li><a href="/calls/') == 2
+
+
 def test_ended_call_is_marked_and_not_polled(world: World) -> None:
     ended_at = timezone.now() - timedelta(minutes=1)
     Call.objects.filter(pk=world.call.pk).update(ended_at=ended_at)
