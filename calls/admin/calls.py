@@ -84,7 +84,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def json_block(value: Any) -> SafeString:
     """A JSON value laid out over lines (escaped), not as one line running off the page."""
-    return format_html('<pre class="json-block">{}</pre>', json.dumps(value, indent=2))
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return format_html('<pre class="json-block">{}</pre>', text)
 
 
 class CallSearchAdmin(ReadOnlyAdmin):

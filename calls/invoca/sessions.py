@@ -19,9 +19,9 @@ import requests
 
 from calls.invoca.deadline import watched_session
 
-# A connection idle for longer is dropped rather than reused: well below the idle timeouts
-# of load balancers (60 s is usual), so a reused connection is never one the server is
-# closing at that moment.
+# A connection idle for longer is dropped rather than reused. Well below the idle timeouts
+# of load balancers (60 s is usual), so that a reused connection is hardly ever one the
+# server is closing at that very moment (which would fail that one poll).
 KEEPALIVE_IDLE_SECONDS = 20.0
 
 

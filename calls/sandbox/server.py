@@ -50,7 +50,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.feed = feed
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self.connections_opened = 0
+        self._connections_opened = 0
         super().__init__(address, SandboxRequestHandler)
 
     def server_bind(self) -> None:
@@ -62,7 +62,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def track_connection(self, connection: socket.socket) -> None:
         with self._connections_lock:
             self._connections.add(connection)
-            self.connections_opened += 1
+            self._connections_opened += 1
+
+    def connections_opened(self) -> int:
+        with self._connections_lock:
+            return self._connections_opened
 
     def untrack_connection(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -276,11 +280,7 @@ class SandboxFeed:
 
     def connection_count(self) -> int:
         """Connections clients have opened to the feed (keep-alive ones carry many requests)."""
-        server = self._server
-        if server is None:
-            return 0
-        with server._connections_lock:
-            return server.connections_opened
+        return 0 if self._server is None else self._server.connections_opened()
 
     def reset_request_counts(self) -> None:
         with self._lock:
