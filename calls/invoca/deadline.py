@@ -5,13 +5,19 @@ and then (in the headers or the body) never trips them. Here every connection th
 opens registers its socket, and a timer shuts those sockets down when the deadline passes,
 which wakes any read blocked on them. The fetch then reports the deadline, not whatever the
 cut connection looked like.
+
+Resolving the host name comes first, and no socket can cut it short (getaddrinfo blocks
+until the resolver gives up, which can take tens of seconds): a new connection resolves its
+host in a helper thread and stops waiting for it when the deadline passes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import NameResolutionError
 
 _current: ContextVar[Deadline | None] = ContextVar("invoca_deadline", default=None)
 
@@ -32,6 +39,10 @@ class Deadline:
         self._finished = False
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
+        self._ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
 
     @property
     def expired(self) -> bool:
@@ -91,16 +102,58 @@ def _watch(sock: socket.socket | None) -> None:
         watcher.attach(sock)
 
 
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
+def _resolve_in_time(host: str, port: int) -> None:
+    """Resolve `host` before connecting, for no longer than the running deadline leaves.
+    The lookup runs in a daemon thread, left to finish on its own if it outlasts the wait;
+    the connection then resolves it again (answered at once, or failing as it would)."""
+    deadline = _current.get()
+    if deadline is None or _is_address(host):
+        return
+    outcome: list[object] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+
+    lookup = threading.Thread(target=resolve, name="invoca-resolve", daemon=True)
+    lookup.start()
+    lookup.join(deadline.remaining())
+    if not outcome:
+        raise socket.gaierror(socket.EAI_AGAIN, "the host name lookup got no answer in time")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+class _ConnectsWithinTheDeadline:
+    """For urllib3's connection classes: resolve within the deadline, connect, then hand the
+    socket to the deadline."""
+
     def connect(self) -> None:
-        super().connect()
-        _watch(self.sock)
+        connection: Any = self  # an HTTPConnection, once mixed in
+        try:
+            _resolve_in_time(connection._dns_host, connection.port)
+        except socket.gaierror as exc:  # reported as urllib3 reports a failed lookup
+            raise NameResolutionError(connection.host, connection, exc) from exc
+        super().connect()  # type: ignore[misc]
+        _watch(connection.sock)
+
+
+class _WatchedHTTPConnection(_ConnectsWithinTheDeadline, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_ConnectsWithinTheDeadline, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPConnectionPool(HTTPConnectionPool):

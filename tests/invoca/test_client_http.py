@@ -128,6 +128,20 @@ def test_host_name_that_does_not_resolve():
     assert "resolved" in str(error)
 
 
+def test_a_resolver_that_does_not_answer_is_cut_off_at_the_total_deadline(monkeypatch):
+    resolve = socket.getaddrinfo
+
+    def stalled(host, *args, **kwargs):  # a DNS server that never answers, for 5 s
+        if host == "stalled-dns.invalid":
+            time.sleep(5)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled)
+    error, took = timed_failure_url("http://stalled-dns.invalid/api/2022-08-01")
+    assert took < 1.6  # FAST: a total of 1 s
+    assert "not complete after 1 s" in str(error) or "resolved" in str(error)
+
+
 def test_a_listener_that_never_accepts_hits_a_timeout():
     with socket.socket() as listener:  # backlog full after one: the handshake never finishes
         listener.bind(("127.0.0.1", 0))
