@@ -156,25 +156,23 @@ class _WatchedHTTPSConnection(_ConnectsWithinTheDeadline, HTTPSConnection):
     pass
 
 
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+class _HandsReusedConnectionsOver:
+    """For urllib3's pool classes: a kept-alive connection was connected before this
+    deadline began, so hand its socket over when it is taken from the pool. (A new one has
+    no socket yet; its connect() hands it over.)"""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        _watch(getattr(connection, "sock", None))
+        return connection
+
+
+class _WatchedHTTPConnectionPool(_HandsReusedConnectionsOver, HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched_when_reused(super()._get_conn(timeout))
 
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+class _WatchedHTTPSConnectionPool(_HandsReusedConnectionsOver, HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched_when_reused(super()._get_conn(timeout))
-
-
-def _watched_when_reused(connection: Any) -> Any:
-    """A kept-alive connection connected before this deadline began: hand it over too. (A new
-    one has no socket yet; its connect() hands it over.)"""
-    _watch(getattr(connection, "sock", None))
-    return connection
 
 
 class _WatchedAdapter(HTTPAdapter):

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +46,41 @@ def feed() -> Iterator[SandboxFeed]:
     with SandboxFeed(seed=3, target_live=0) as sandbox:
         sandbox.add_organization(FEED_ORG, FEED_TOKEN, target_live=0)
         yield sandbox
+
+
+@contextlib.contextmanager
+def raw_http_server(answer: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A bare TCP server on loopback whose `answer(connection, stop)` speaks for it on each
+    connection, for misbehaviour the sandbox feed has no fault for. Yields an API base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def handle(connection: socket.socket) -> None:
+        # OSError: the client hung up, or its deadline cut the connection.
+        with connection, contextlib.suppress(OSError):
+            answer(connection, stop)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=handle, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/2022-08-01"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def headers_dripped(connection: socket.socket, stop: threading.Event) -> None:
+    """Start an answer, then send its headers a byte at a time until stopped."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    while not stop.wait(0.05):
+        connection.sendall(b"a")

@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,13 @@ from calls.invoca import (
     current_calls_fetch,
 )
 from tests.factories import call_payload
-from tests.invoca.conftest import FEED_ORG, FEED_TOKEN, make_request
+from tests.invoca.conftest import (
+    FEED_ORG,
+    FEED_TOKEN,
+    headers_dripped,
+    make_request,
+    raw_http_server,
+)
 from tests.servers import free_port
 
 FAST: dict[str, Any] = {"connect_timeout": 0.5, "read_timeout": 0.5, "total_timeout": 1.0}
@@ -73,36 +80,15 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_total_deadline(feed):
 
 
 @pytest.fixture
-def header_dripper():
+def header_dripper() -> Iterator[str]:
     """A server that starts an answer and then sends its headers one byte at a time."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
 
-    def drip(connection: socket.socket) -> None:
-        with connection:
-            try:
-                connection.recv(65536)
-                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                while not stop.wait(0.05):
-                    connection.sendall(b"a")
-            except OSError:
-                return
+    def answer(connection: socket.socket, stop: threading.Event) -> None:
+        connection.recv(65536)
+        headers_dripped(connection, stop)
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                connection, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=drip, args=(connection,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/2022-08-01"
-    stop.set()
-    thread.join(5)
-    listener.close()
+    with raw_http_server(answer) as base_url:
+        yield base_url
 
 
 def test_headers_dripped_forever_are_cut_off_at_the_total_deadline(header_dripper):

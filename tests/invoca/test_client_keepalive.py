@@ -6,12 +6,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from calls.invoca import Unavailable, current_calls_fetch, sessions
 from tests.factories import call_payload
-from tests.invoca.conftest import FEED_ORG, FEED_TOKEN, make_request
+from tests.invoca.conftest import (
+    FEED_ORG,
+    FEED_TOKEN,
+    headers_dripped,
+    make_request,
+    raw_http_server,
+)
 from tests.servers import free_port
 
 
@@ -41,35 +48,22 @@ def test_a_kept_alive_connection_is_cut_off_at_the_total_deadline_too(feed):
 
 
 @pytest.fixture
-def second_answer_dripper():
+def second_answer_dripper() -> Iterator[str]:
     """A server that answers a connection's first request at once and then sends the headers
     of the second one a byte at a time."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
     body = b'{"current_calls": []}'
 
-    def serve() -> None:
-        connection, _ = listener.accept()
-        with connection:
-            connection.recv(65536)
-            connection.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-            )
-            connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            while not stop.wait(0.05):
-                try:
-                    connection.sendall(b"a")
-                except OSError:
-                    return
+    def answer(connection: socket.socket, stop: threading.Event) -> None:
+        connection.recv(65536)
+        connection.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        connection.recv(65536)
+        headers_dripped(connection, stop)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/2022-08-01"
-    stop.set()
-    thread.join(5)
-    listener.close()
+    with raw_http_server(answer) as base_url:
+        yield base_url
 
 
 def test_headers_dripped_on_a_kept_alive_connection_are_cut_off(second_answer_dripper):

@@ -6,10 +6,12 @@ Django is imported but never configured with the project's settings: the command
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,10 +116,12 @@ def test_help_mentions_every_option() -> None:
         assert option in text
 
 
-def _sandbox_child(args: list[str]) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _sandbox_child(args: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """`manage.py sandbox_feed` in a child process, killed afterwards if it is still running."""
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    return subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, "-c", CHILD.format(args=args)],
         cwd=PROJECT_ROOT,
         env=env,
@@ -125,26 +129,26 @@ def _sandbox_child(args: list[str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def test_ctrl_c_right_after_the_url_stops_it_cleanly() -> None:
-    # Often lands while the organizations are still being listed on stderr.
-    child = _sandbox_child(["--port", "0", "--org", "55:tok", "--org", "56:tok2"])
     try:
         assert child.stdout is not None
-        assert child.stdout.readline().startswith("http://127.0.0.1:")
-        child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=10) == 0
+        yield child
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
 
 
+def test_ctrl_c_right_after_the_url_stops_it_cleanly() -> None:
+    # Often lands while the organizations are still being listed on stderr.
+    with _sandbox_child(["--port", "0", "--org", "55:tok", "--org", "56:tok2"]) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("http://127.0.0.1:")
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=10) == 0
+
+
 def test_runs_until_interrupted_and_prints_the_url() -> None:
-    args = ["--port", "0", "--org", "55:child-token:Advertiser"]
-    child = _sandbox_child(args)
-    try:
+    with _sandbox_child(["--port", "0", "--org", "55:child-token:Advertiser"]) as child:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api/2022-08-01")
@@ -158,7 +162,3 @@ def test_runs_until_interrupted_and_prints_the_url() -> None:
         assert len(response.json()["current_calls"]) >= 5
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=10) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
