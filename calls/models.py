@@ -37,7 +37,7 @@ class OrganizationStatus(models.TextChoices):
     DISABLED = "disabled"
 
 
-_POLL_WRITTEN = frozenset({"sighted_at"})
+_POLL_WRITTEN = frozenset({"sighted_at", "answer_started_at"})
 
 
 class Organization(models.Model):
@@ -85,6 +85,9 @@ class Organization(models.Model):
     # Bumped in the same transaction as any change to the org's calls, so pages can answer
     # "nothing changed" from one indexed read.
     feed_version = models.BigIntegerField(default=0)
+    # When the request behind the latest applied answer started: an answer whose request
+    # started earlier is older than what the calls already show and is never applied.
+    answer_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,6 +117,8 @@ class ApiToken(models.Model):
     label = models.CharField(max_length=100, blank=True)
     secret_encrypted = models.TextField(editable=False)
     last4 = models.CharField(max_length=4, editable=False)
+    # The origin (scheme://host:port) the secret was entered for; it is never sent elsewhere.
+    origin = models.CharField(max_length=300, editable=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -204,6 +209,12 @@ class HighlightRule(models.Model):
         return f"{self.field} {self.operator} {self.value} → {self.label}"
 
 
+class CallEndReason(models.TextChoices):
+    # Blank while live.
+    MISSED = "missed", "left the feed"
+    UNCONFIRMED = "unconfirmed", "not confirmed by the feed"
+
+
 class Call(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="calls")
     transaction_id = models.CharField(max_length=64)
@@ -235,6 +246,9 @@ class Call(models.Model):
     last_seen_at = models.DateTimeField()
     sighting_current = models.BooleanField(default=False, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(
+        max_length=12, choices=CallEndReason.choices, blank=True, editable=False
+    )
     missed_polls = models.PositiveIntegerField(default=0)
 
     class Meta:
