@@ -70,6 +70,7 @@ class BenchEnvironment:
                     "DATABASE_URL",
                     "SECRET_KEY",
                     "TOKEN_ENCRYPTION_KEYS",
+                    "INVOCA_ALLOWED_HOSTS",
                     "REDIS_URL",
                     "LOG_LEVEL",
                     "DJANGO_SETTINGS_MODULE",
@@ -100,8 +101,10 @@ def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[Bench
         os.environ["SECRET_KEY"] = _BENCH_SECRET_KEY
         os.environ["TOKEN_ENCRYPTION_KEYS"] = _BENCH_TOKEN_KEY
         os.environ.setdefault("LOG_LEVEL", "WARNING")
-        # Plain HTTP on loopback: the HTTPS-only production defaults (on whenever a database
-        # URL is set) would redirect every request.
+        # The sandbox feed the benches poll listens on loopback, which must be listed exactly.
+        os.environ["INVOCA_ALLOWED_HOSTS"] = "invoca.net,*.invoca.net,127.0.0.1"
+        # Plain HTTP on loopback: the HTTPS-only defaults (on whenever DEBUG is off) would
+        # redirect every request.
         for name in _PLAIN_HTTP:
             os.environ[name] = "false"
         os.environ["DJANGO_SETTINGS_MODULE"] = "cipdash.settings"

@@ -348,6 +348,8 @@ class PollOutcome(models.TextChoices):
     BAD_RESPONSE = "bad_response"
     REJECTED = "rejected"
     ERROR = "error"
+    # A fine answer, older than one already applied (calls.services.polling): not applied.
+    SUPERSEDED = "superseded"
 
 
 class PollKind(models.TextChoices):

@@ -7,9 +7,11 @@ template can forget them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from calls.models import Call, CallSnapshot, HighlightOperator, HighlightRule, Role
@@ -58,6 +60,43 @@ DEMOGRAPHICS_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Phone line", ("carrier", "line_type", "is_prepaid")),
 )
 LIST_VALUE_CHARS = 60
+# Words that make a payload field (Invoca's `city`, `zip_code`, `qualified_regions`, or a
+# customer's own `CallerState`) say where the caller is: restricted viewers see no place of
+# the caller, so such fields are left out of every field list they get.
+LOCATION_WORDS = frozenset(
+    {
+        "address",
+        "city",
+        "country",
+        "county",
+        "geo",
+        "geolocation",
+        "ip",
+        "lat",
+        "latitude",
+        "lng",
+        "location",
+        "lon",
+        "longitude",
+        "postal",
+        "postalcode",
+        "postcode",
+        "province",
+        "region",
+        "regions",
+        "state",
+        "street",
+        "town",
+        "zip",
+        "zipcode",
+    }
+)
+# Words that make a field hold a phone number (`repeat_calling_phone_number`): masked like
+# the caller's number for restricted viewers.
+PHONE_WORDS = frozenset({"phone", "ani", "msisdn"})
+_WORD_BREAK = re.compile(r"[^a-z0-9]+")
+# "CallerCity" and "IPAddress" are two words each.
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +154,20 @@ class CallRow:
     repeat_count: int
     badges: tuple[Badge, ...]
     restricted: bool = field(default=False)
+    # A live call no clean poll confirms at present: its last sighting (else None).
+    unconfirmed_since: datetime | None = None
 
     @property
     def timer_start(self) -> datetime:
         """Where the on-call timer counts from: the bridge, else when the feed first showed
         the call."""
         return self.call.bridge_start_time or self.call.first_seen_at
+
+    @property
+    def timer_end(self) -> datetime | None:
+        """Where the timer stops: the call's end, else its last sighting while unconfirmed;
+        None while it runs."""
+        return self.call.ended_at or self.unconfirmed_since
 
 
 def value_text(value: Any) -> str:
@@ -154,6 +201,36 @@ def caller_of(*, number: str, role: str | None) -> Caller:
     )
 
 
+@lru_cache(maxsize=4096)
+def _field_words(name: str) -> frozenset[str]:
+    return frozenset(_WORD_BREAK.split(_CAMEL_HUMP.sub("_", name).lower())) - {""}
+
+
+def field_hidden(*, name: str, restricted: bool) -> bool:
+    """A field restricted viewers never see: a place of the caller."""
+    return restricted and not _field_words(name).isdisjoint(LOCATION_WORDS)
+
+
+def field_shown(*, name: str, value: str, restricted: bool) -> str | None:
+    """A payload field's value as the viewer may see it: None when the field is hidden,
+    a phone number masked like the caller's."""
+    if not restricted:
+        return value
+    if field_hidden(name=name, restricted=restricted):
+        return None
+    if not _field_words(name).isdisjoint(PHONE_WORDS) and any(c.isdigit() for c in value):
+        return phone_mask(value)
+    return value
+
+
+def fields_shown(fields: Iterable[Field], *, restricted: bool) -> Iterator[Field]:
+    """`fields` as the viewer may see them, hidden ones left out."""
+    for entry in fields:
+        shown = field_shown(name=entry.name, value=entry.value, restricted=restricted)
+        if shown is not None:
+            yield Field(name=entry.name, value=shown, source=entry.source)
+
+
 def custom_value(call: Call | CallSnapshot, name: str) -> Any:
     entry = call.custom_data.get(name)
     return entry.get("value") if isinstance(entry, dict) else entry
@@ -182,12 +259,19 @@ def highlight_matches(*, rule: HighlightRule, call: Call) -> bool:
 def badges_for(
     *, call: Call, rules: Iterable[HighlightRule], role: str | None
 ) -> tuple[Badge, ...]:
-    """Labels of the rules a call matches; demographics rules stay hidden from restricted
-    viewers, since the label itself would reveal the demographics."""
+    """Labels of the rules a call matches; rules on demographics or on a hidden field stay
+    hidden from restricted viewers, since the label itself would reveal the value."""
+    restricted = is_restricted(role)
     return tuple(
         Badge(label=rule.label, colour=rule.colour)
         for rule in rules
-        if not (is_restricted(role) and rule.scope == HighlightRule.Scope.DEMOGRAPHICS)
+        if not (
+            restricted
+            and (
+                rule.scope == HighlightRule.Scope.DEMOGRAPHICS
+                or field_hidden(name=rule.field, restricted=True)
+            )
+        )
         and highlight_matches(rule=rule, call=call)
     )
 
@@ -212,6 +296,7 @@ def call_row(
     role: str | None,
     rules: Iterable[HighlightRule],
     repeat_count: int,
+    unconfirmed_since: datetime | None = None,
 ) -> CallRow:
     restricted = is_restricted(role)
     name, city = ("", "") if restricted else ecp_summary(call.demographics)
@@ -220,10 +305,12 @@ def call_row(
         Field(name=str(name_), value=value_text(custom_value(call, str(name_))))
         for name_ in (call.organization.pinned_fields or [])
     )
+    if restricted:
+        pinned = tuple(fields_shown(pinned, restricted=True))
     return CallRow(
         call=call,
         caller=caller_of(number=call.calling_phone_number, role=role),
-        dialled=phone_format_human(call.called_phone_number),
+        dialled=number_shown(number=call.called_phone_number, role=role),
         campaign=general.get("advertiser_campaign_name", "")
         or general.get("promo_number_description", ""),
         advertiser=general.get("advertiser_name", ""),
@@ -233,6 +320,7 @@ def call_row(
         repeat_count=repeat_count,
         badges=badges_for(call=call, rules=rules, role=role),
         restricted=restricted,
+        unconfirmed_since=unconfirmed_since,
     )
 
 
@@ -272,7 +360,8 @@ def demographics_groups(demographics: Mapping[str, Any]) -> tuple[FieldGroup, ..
     return tuple(groups)
 
 
-def custom_fields(custom_data: Mapping[str, Any]) -> tuple[Field, ...]:
+def custom_fields(custom_data: Mapping[str, Any], *, restricted: bool) -> tuple[Field, ...]:
+    """Every custom data field the viewer may see, with its source."""
     fields = []
     for name, entry in custom_data.items():
         if isinstance(entry, dict):
@@ -285,14 +374,20 @@ def custom_fields(custom_data: Mapping[str, Any]) -> tuple[Field, ...]:
             )
         else:
             fields.append(Field(name=name, value=value_text(entry)))
-    return tuple(fields)
+    return tuple(fields_shown(fields, restricted=restricted))
 
 
 def _flat(snapshot: CallSnapshot, *, restricted: bool) -> dict[str, str]:
+    """A snapshot's fields by heading, as the viewer may see them (the same fields and
+    masking as the detail page's lists)."""
     flat = {"Status": snapshot.call_status}
-    for name, value in (snapshot.general or {}).items():
-        flat[field_label(name)] = value_text(value)
-    for entry in custom_fields(snapshot.custom_data or {}):
+    general = (
+        Field(name=name, value=value_text(value))
+        for name, value in (snapshot.general or {}).items()
+    )
+    for entry in fields_shown(general, restricted=restricted):
+        flat[field_label(entry.name)] = entry.value
+    for entry in custom_fields(snapshot.custom_data or {}, restricted=restricted):
         flat[f"custom · {entry.name}"] = entry.value
     if not restricted:
         for key, value in (snapshot.demographics or {}).items():

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from calls import services
 from calls.heartbeat import HEARTBEAT_KEY
-from calls.models import Organization, OrganizationStatus
-from calls.services.poll_lock import organization_poll_lock
+from calls.services.poll_lock import poll_task_time_limits
 
 log = logging.getLogger("calls.tasks")
 
@@ -46,30 +45,22 @@ def polls_dispatch() -> int:
     return len(claimed)
 
 
-@shared_task(name="calls.tasks.organization_poll", ignore_result=True)
+_POLL_SOFT_TIME_LIMIT, _POLL_TIME_LIMIT = poll_task_time_limits()
+
+
+# Both limits fall inside the lock's life (calls.services.poll_lock); the prefork pool
+# enforces them, the threads pool relies on the poll's own deadlines.
+@shared_task(
+    name="calls.tasks.organization_poll",
+    ignore_result=True,
+    soft_time_limit=_POLL_SOFT_TIME_LIMIT,
+    time_limit=_POLL_TIME_LIMIT,
+)
 def organization_poll(organization_id: int, slot: str = "") -> str:
-    """Poll one organization, holding its lock so polls never overlap."""
-    with organization_poll_lock(organization_id=organization_id) as held:
-        if not held:
-            log.info("poll org=%s skipped: another poll holds the lock", organization_id)
-            return "locked"
-        organization = Organization.objects.filter(pk=organization_id, enabled=True).first()
-        if organization is None or organization.status == OrganizationStatus.AUTH_FAILED:
-            return "not-polled"
-        due_at = _slot_time(slot)
-        if due_at is not None:
-            if organization.last_attempt_at is not None and organization.last_attempt_at > due_at:
-                # A poll that started after this slot was due (a slow one, or `manage.py
-                # poll`) already covers it: one request per interval.
-                return "already-polled"
-            if timezone.now() > due_at + timedelta(seconds=organization.poll_interval_seconds):
-                # Celery checks `expires` when the worker takes a task, not when a pool thread
-                # gets to it: a poll that waited a whole interval in the pool (an overloaded
-                # worker) is obsolete too, and the next slot's poll replaces it.
-                log.warning("poll org=%s skipped: its slot passed while it waited", organization_id)
-                return "expired"
-        attempt = services.organization_poll(organization=organization)
-        return str(attempt.run.outcome)
+    """Poll one organization for its slot, under its lock so polls never overlap."""
+    return services.organization_poll_slot(
+        organization_id=organization_id, slot_at=_slot_time(slot)
+    )
 
 
 def _slot_time(slot: str) -> datetime | None:
@@ -81,8 +72,15 @@ def _slot_time(slot: str) -> datetime | None:
 
 @shared_task(name="calls.tasks.calls_purge", ignore_result=True)
 def calls_purge() -> int:
-    report = services.calls_purge(now=timezone.now())
-    return sum(counts.calls for counts in report.values())
+    """The daily retention purge (it ends unconfirmed calls first, so none waits for it)."""
+    return services.calls_purge(now=timezone.now()).total.calls
+
+
+@shared_task(name="calls.tasks.calls_end_unconfirmed", ignore_result=True)
+def calls_end_unconfirmed() -> int:
+    """Beat's frequent check (cipdash.celery): live calls past confirmation end soon after
+    CALL_UNCONFIRMED_END_SECONDS, not at the next daily purge."""
+    return sum(services.calls_end_unconfirmed(now=timezone.now()).values())
 
 
 @shared_task(name="calls.tasks.database_checkpoint", ignore_result=True)

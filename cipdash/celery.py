@@ -22,11 +22,19 @@ POLL_TICK_TASK = "calls.tasks.polls_dispatch"
 log = logging.getLogger("calls.tasks")
 
 
+def unconfirmed_check_period(end_seconds: float) -> timedelta:
+    """How often beat ends the calls past confirmation: a tenth of the limit, at least 5 s
+    and at most 5 min, so that a call ends soon after the limit (within 5 min of the default
+    6 h, not at the next daily purge) and a short limit does not keep a worker busy."""
+    return timedelta(seconds=min(max(end_seconds / 10, 5.0), 300.0))
+
+
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
     from django.db import connection
 
+    unconfirmed_check = unconfirmed_check_period(settings.CALL_UNCONFIRMED_END_SECONDS)
     sender.conf.beat_schedule = {
         "poll-tick": {
             "task": POLL_TICK_TASK,
@@ -38,6 +46,12 @@ def _schedule(sender: Celery, **_: object) -> None:
         "purge-old-calls": {
             "task": "calls.tasks.calls_purge",
             "schedule": crontab(minute=17, hour=settings.PURGE_HOUR_UTC),
+        },
+        "end-unconfirmed-calls": {
+            "task": "calls.tasks.calls_end_unconfirmed",
+            "schedule": unconfirmed_check,
+            # A check that waited a whole period is replaced by the next one.
+            "options": {"expires": unconfirmed_check.total_seconds()},
         },
     }
     if connection.vendor == "sqlite":  # PostgreSQL's own checkpointer does this

@@ -1,11 +1,14 @@
-"""Read typed values from the environment; every bad value names its variable."""
+"""Read typed values from the environment (every bad value names its variable), and keep
+what the settings put in the data directory private to the user running cipdash."""
 
 from __future__ import annotations
 
 import math
 import os
 import secrets
+import stat
 from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -87,10 +90,41 @@ def env_list(name: str, default: list[str], *, allow_empty: bool = True) -> list
     return items
 
 
+def owner_only(path: Path, mode: int) -> None:
+    """Set `mode` on a file or directory of ours that others may read or enter (an install
+    that predates the private modes, or a change by hand); leave a missing one, or anyone
+    else's, alone."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    if status.st_uid == os.getuid() and stat.S_IMODE(status.st_mode) & 0o077:
+        path.chmod(mode)
+
+
+def private_directory(path: Path, *, own_entries: tuple[str, ...]) -> None:
+    """The directory, created if missing, open to this user only (0700). An existing one is
+    tightened only while it holds nothing but entries matching `own_entries` (glob patterns),
+    so a setting pointed at a shared place (/tmp, /var/lib) never changes that place's mode."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if all(any(fnmatch(entry.name, own) for own in own_entries) for entry in path.iterdir()):
+        owner_only(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """The file, created empty if missing, readable by this user only (0600). Created with
+    that mode rather than changed afterwards, so no one else can open it in between."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        owner_only(path, 0o600)
+
+
 def persisted_secret(path: Path, generate: Callable[[], str]) -> str:
     """A secret kept in the data directory, so the embedded setup survives restarts
     without anyone having to invent keys; production passes real ones in the environment."""
     if path.exists():
+        owner_only(path, 0o600)
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     value = generate()

@@ -22,12 +22,24 @@ from cipdash.env import (
     env_str,
     new_secret_key,
     persisted_secret,
+    private_directory,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("CIPDASH_DATA_DIR") or BASE_DIR / "var")
+# What cipdash keeps in its data directory: the database file, the generated secrets and the
+# broker's queue among them, so the directory is open to the user running cipdash only.
+DATA_DIR_ENTRIES = (
+    "cipdash.sqlite3*",
+    "secret_key",
+    "token_key",
+    "demo-password-*",
+    "broker",
+    "celerybeat-schedule*",
+    "static",
+)
 try:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR, own_entries=DATA_DIR_ENTRIES)
 except OSError as _error:
     raise ImproperlyConfigured(
         f"CIPDASH_DATA_DIR {str(DATA_DIR)!r} cannot be created: {_error.strerror}"
@@ -84,6 +96,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cipdash.middleware.ContentSecurityPolicyMiddleware",
+    "cipdash.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,8 +137,12 @@ TEMPLATES = [
 # 10,000 pages (40 MB), should beat not be running.
 SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 5.0, minimum=0.5)
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
+# The longest a statement waits for another transaction's lock (SQLite's busy timeout,
+# PostgreSQL's lock_timeout): part of a poll's budget, which its lock outlives
+# (calls.services.poll_lock).
+DATABASE_LOCK_WAIT_SECONDS = 20.0
 _SQLITE_OPTIONS = {
-    "timeout": 20,
+    "timeout": DATABASE_LOCK_WAIT_SECONDS,
     "transaction_mode": "IMMEDIATE",
     "init_command": (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
@@ -147,11 +164,18 @@ def _database() -> dict[str, object]:
             "TEST": {"NAME": env_str("CIPDASH_TEST_SQLITE_NAME") or None},
         }
     try:
-        config = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
+        # A kept connection is checked before its first use in each request or task: one that
+        # a database restart or failover closed is replaced, not handed a query to fail.
+        config = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True))
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
     if config.get("ENGINE") == "django.db.backends.sqlite3":
         config.update(ENGINE="cipdash.sqlite3", OPTIONS=dict(_SQLITE_OPTIONS))
+    elif "postgresql" in str(config.get("ENGINE")):
+        options: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+        lock_wait = f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"
+        options["options"] = f"{options.get('options', '')} {lock_wait}".strip()
+        config["OPTIONS"] = options
     return config
 
 
@@ -194,6 +218,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Behind reverse proxies every connection comes from the nearest one; the client is the
+# address the outermost trusted proxy saw (cipdash/proxy.py). 0: X-Forwarded-For is ignored.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "cipdash.proxy.client_address"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "calls:live"
 LOGOUT_REDIRECT_URL = "login"
@@ -206,12 +234,13 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "static"
+# The data directory is private; a reverse proxy serving the files needs them elsewhere.
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or DATA_DIR / "static")
 
-# Security: production defaults are strict; each can be relaxed explicitly behind a proxy.
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION and not DEBUG)
-# An hour by default in production: long enough for check --deploy, short enough to undo.
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600 if PRODUCTION and not DEBUG else 0)
+# Security: with DEBUG off this is a production install, whatever its database, and serves
+# HTTPS only; each default can be turned off explicitly (a plain-http LAN).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 # Subdomains and the browsers' preload list are decisions about the operator's whole domain,
@@ -227,8 +256,8 @@ SILENCED_SYSTEM_CHECKS = [
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", False) else None
 )
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION and not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION and not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -259,6 +288,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker keeps trying to reach the broker for as long as it is away: Celery's default gives
+# up after 100 attempts (under an hour), and a worker that exits stops every poll it would run.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Celery's Django integration reconnects to the database for every task unless told to reuse
 # connections this many times; cipdash/celery.py keeps them by CONN_MAX_AGE instead, like the
@@ -274,18 +306,33 @@ POLL_READ_TIMEOUT = env_float("POLL_READ_TIMEOUT", 10.0, minimum=0.1)
 POLL_TOTAL_TIMEOUT = env_float("POLL_TOTAL_TIMEOUT", 20.0, minimum=0.5)
 POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0, minimum=1.0)
 POLL_MAX_RESPONSE_BYTES = env_int("POLL_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1024)
+# How long Poll now, Test connection and a lookup wait for a poll in flight (which usually
+# takes well under a second) before telling the person to try again.
+POLL_INTERACTIVE_LOCK_WAIT_SECONDS = 5.0
+# The hosts an organization's API base URL may name, and so the only ones a token is ever
+# sent to: exact names, `*.domain` wildcards, optionally `:port`. Default: Invoca's own
+# (calls.invoca.origins.INVOCA_HOSTS). A private or loopback address must be listed exactly.
+INVOCA_ALLOWED_HOSTS = env_list(
+    "INVOCA_ALLOWED_HOSTS", ["invoca.net", "*.invoca.net"], allow_empty=False
+)
 PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3, maximum=23)
+# A live call that no poll has seen for this long (its organization disabled, its token
+# refused, its feed failing) is ended at its last sighting (calls.services.unconfirmed).
+CALL_UNCONFIRMED_END_SECONDS = env_float("CALL_UNCONFIRMED_END_SECONDS", 21600.0, minimum=1.0)
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "cipdash.logging.PlainFormatter"},
         "json": {"()": "cipdash.logging.JsonFormatter"},
     },
+    "filters": {"request_client": {"()": "cipdash.logging.RequestClientFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
+            "filters": ["request_client"],
             # json: one object per line with the poll event's fields as keys (log shippers).
             "formatter": "json" if env_str("LOG_FORMAT", "plain").lower() == "json" else "plain",
         }

@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
+from calls.invoca import url_origin
 from calls.models import ApiToken, Membership, Organization, Role
 
 
@@ -27,6 +28,8 @@ class ApiTokenFactory(factory.django.DjangoModelFactory[ApiToken]):
         skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
+    # Entered for the organization's base URL as it is when the token is made.
+    origin = factory.LazyAttribute(lambda token: url_origin(token.organization.api_base_url))
 
     @factory.post_generation
     def secret(self, create: bool, extracted: str | None, **kwargs: Any) -> None:

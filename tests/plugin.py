@@ -35,8 +35,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
     _set_default("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
     _set_default("TOKEN_ENCRYPTION_KEYS", "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=")
     _set_default("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    # The test client and the live server speak plain HTTP, also in the PostgreSQL run (where
-    # DATABASE_URL makes the settings production-strict).
+    # Invoca's hosts (mocked with `responses`) and the sandbox feeds the tests start on
+    # loopback; a test that needs another host lists it itself.
+    _set_default("INVOCA_ALLOWED_HOSTS", "invoca.net,*.invoca.net,127.0.0.1")
+    # The test client and the live server speak plain HTTP; with DEBUG off the settings
+    # default to HTTPS only.
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
         _set_default(name, "false")
     if os.environ.get("CIPDASH_TEST_DATABASE") == "postgres" and not os.environ.get("DATABASE_URL"):

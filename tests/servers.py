@@ -54,7 +54,8 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServiceUnavailable("redis-server is not installed (make test installs it)")
-        self.directory = tempfile.mkdtemp(prefix="cipdash-redis-")
+        # Started again after kill(): the same port, so clients find it where it was.
+        self.directory = self.directory or tempfile.mkdtemp(prefix="cipdash-redis-")
         self.port = self.port or free_port()
         self.process = subprocess.Popen(
             [
@@ -76,6 +77,13 @@ class RedisServer:
         wait_for_port(self.port)
         return self
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown, every client's socket is
+        reset. start() brings it back on the same port (empty: it keeps no data)."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -83,7 +91,9 @@ class RedisServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = ""
 
 
 def _postgres_bin(name: str) -> str:
@@ -109,23 +119,40 @@ class PostgresServer:
     def _run(self, *command: str) -> None:
         subprocess.run([*self._as_user, *command], check=True, capture_output=True, timeout=120)
 
+    @property
+    def _data(self) -> str:
+        return str(Path(self.directory) / "data")
+
     def start(self) -> PostgresServer:
-        initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
         self.directory = tempfile.mkdtemp(prefix="cipdash-pg-")
         if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
             shutil.chown(self.directory, "postgres", "postgres")
             self._as_user = ["runuser", "-u", "postgres", "--"]
-        data = str(Path(self.directory) / "data")
         self.port = self.port or free_port()
-        self._run(initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            _postgres_bin("initdb"),
+            *("-D", self._data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"),
+        )
+        self.server_start()
+        return self
+
+    def server_start(self) -> None:
+        """Start the server on its data directory and port (again, after server_stop)."""
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=200"
         )
-        self._run(pg_ctl, "-D", data, "-o", options, "-l", f"{self.directory}/log", "-w", "start")
+        self._run(
+            _postgres_bin("pg_ctl"),
+            *("-D", self._data, "-o", options, "-l", f"{self.directory}/log", "-w", "start"),
+        )
         wait_for_port(self.port)
-        return self
+
+    def server_stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop -m fast`, as an operator's restart does: every session is ended and
+        nothing listens until server_start(); the data stays."""
+        self._run(_postgres_bin("pg_ctl"), "-D", self._data, "-m", mode, "-w", "stop")
 
     def stop(self) -> None:
         if self.directory and Path(self.directory, "data", "postmaster.pid").exists():

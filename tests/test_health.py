@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from calls import tasks
 from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import OrganizationStatus
-from calls.selectors.health import system_health
+from calls.selectors.health import RECENT_HEALTH, system_health
 from tests.factories import OrganizationFactory, UserFactory
 from tests.faults.support import redis_cache_settings
 from tests.servers import RedisServer
@@ -27,6 +28,14 @@ def healthz(client: Client) -> tuple[int, dict[str, Any]]:
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     return response.status_code, response.json()
+
+
+@pytest.fixture(autouse=True)
+def fresh_health() -> Iterator[None]:
+    """No test sees an answer memoised by another (see tests/test_health_flood.py)."""
+    RECENT_HEALTH.clear()
+    yield
+    RECENT_HEALTH.clear()
 
 
 @pytest.fixture
@@ -109,6 +118,7 @@ def test_stale_beat_heartbeat_degrades(client, healthy_org):
     assert body["checks"]["beat"]["ok"] is False
     assert body["checks"]["beat"]["age_seconds"] >= 179
     cache.delete(HEARTBEAT_KEY)
+    RECENT_HEALTH.clear()
     _, body = healthz(client)
     assert body["checks"]["beat"] == {"ok": False, "detail": "no tick seen"}
 
@@ -122,6 +132,7 @@ def test_redis_cache_and_broker_up_then_down(client, healthy_org):
             status, body = healthz(client)
             assert (status, body["status"]) == (200, "ok"), body
             redis.stop()
+            RECENT_HEALTH.clear()
             status, body = healthz(client)
     finally:
         redis.stop()

@@ -30,8 +30,10 @@ from calls.models import (
     PollOutcome,
     PollRun,
 )
-from calls.services import organization_poll, organization_set_enabled
+from calls.services import PollInProgress, organization_poll, organization_set_enabled
 from calls.services.audit import audit_record
+from calls.services.organizations import api_base_url_check, api_tokens_unbound_deactivate
+from calls.services.poll_lock import interactive_lock_wait_seconds
 from calls.services.tokens import api_token_check
 
 RECENT_POLL_RUNS = 20
@@ -65,7 +67,10 @@ class OrganizationAdminForm(forms.ModelForm):
         max_length=300,
         initial=DEFAULT_API_BASE_URL,
         assume_scheme="https",
-        help_text="Invoca's host and API version, e.g. " + DEFAULT_API_BASE_URL,
+        help_text="Invoca's host and API version, e.g. "
+        + DEFAULT_API_BASE_URL
+        + ". The host must be one of INVOCA_ALLOWED_HOSTS. A token is sent only to the "
+        "address it was entered for: after a change of host or port, enter it again.",
     )
 
     class Meta:
@@ -88,6 +93,7 @@ class OrganizationAdminForm(forms.ModelForm):
         # The token travels in a header: only over TLS, except on a developer's machine.
         if not settings.DEBUG and not url.lower().startswith("https://"):
             raise forms.ValidationError("The API base URL must start with https://.")
+        api_base_url_check(url=url)
         return url
 
 
@@ -210,6 +216,21 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         if "enabled" in form.changed_data or (not change and not obj.enabled):
             # Through the service, so the status and the poll schedule follow the switch.
             organization_set_enabled(organization=obj, enabled=obj.enabled)
+        if change and "api_base_url" in form.changed_data:
+            self._tokens_unbound_deactivate(request, obj)
+
+    def _tokens_unbound_deactivate(self, request: HttpRequest, obj: Organization) -> None:
+        """A token goes only where it was entered for: a base URL on another origin takes
+        the tokens out of use (in the admin's transaction for this save)."""
+        deactivated = api_tokens_unbound_deactivate(organization=obj, actor=request.user)
+        if deactivated:
+            self.message_user(
+                request,
+                f"{obj.name}: the API base URL now points to another address, so its "
+                f"{deactivated} active API token(s) were deactivated. Enter the token again "
+                "(below, under API tokens) to poll the new address.",
+                messages.WARNING,
+            )
 
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseModelFormSet, change: bool
@@ -240,7 +261,15 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
     @admin.action(description="Poll now")
     def poll_now(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for organization in queryset:
-            run = organization_poll(organization=organization, kind=PollKind.MANUAL).run
+            try:
+                run = organization_poll(
+                    organization=organization,
+                    kind=PollKind.MANUAL,
+                    wait_seconds=interactive_lock_wait_seconds(),
+                ).run
+            except PollInProgress as exc:  # nothing was asked of Invoca
+                self.message_user(request, f"{organization.name}: {exc}", messages.WARNING)
+                continue
             summary = f"poll now: {run.outcome}, {run.calls_seen} live call(s)"
             if run.error:
                 summary += f" — {run.error}"

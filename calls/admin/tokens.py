@@ -15,11 +15,17 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from calls.admin.audit import AuditedAdminMixin
 from calls.models import ApiToken, AuditEvent, Organization
 from calls.services.audit import audit_record
-from calls.services.organizations import api_token_activate, api_token_add
+from calls.services.organizations import (
+    api_token_activate,
+    api_token_add,
+    api_token_origin_problem,
+)
 
 ENTRY_HELP = (
     "Paste the token from Invoca. It is encrypted at rest and never shown again: afterwards "
-    "only its last four characters appear. Adding a token deactivates the older ones."
+    "only its last four characters appear. Adding a token deactivates the older ones. It is "
+    "sent only to the address (scheme, host and port) of the organization's API base URL as "
+    "it is when the token is saved."
 )
 
 
@@ -48,6 +54,11 @@ class ApiTokenForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if not self.instance.pk and not cleaned.get("secret") and self.has_changed():
             self.add_error("secret", "Enter the token's secret.")
+        if self.instance.pk and cleaned.get("active") and "active" in self.changed_data:
+            # Switched back on: only for the address it was entered for.
+            problem = api_token_origin_problem(token=self.instance)
+            if problem:
+                self.add_error("active", problem)
         return cleaned
 
 
@@ -112,14 +123,26 @@ class StoredSecretMixin:
     def secret_display(self, obj: ApiToken) -> str:
         return f"…{obj.last4}" if obj.pk else "—"
 
+    @admin.display(description="entered for")
+    def origin_display(self, obj: ApiToken) -> str:
+        return obj.origin if obj.pk else "—"
+
 
 class ApiTokenInline(StoredSecretMixin, admin.TabularInline):
     model = ApiToken
     form = ApiTokenForm
     formset = ApiTokenInlineFormSet
     extra = 1
-    fields = ("label", "secret", "secret_display", "active", "created_at", "last_used_at")
-    readonly_fields = ("secret_display", "created_at", "last_used_at")
+    fields = (
+        "label",
+        "secret",
+        "secret_display",
+        "origin_display",
+        "active",
+        "created_at",
+        "last_used_at",
+    )
+    readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
     verbose_name = "API token"
 
 
@@ -133,17 +156,33 @@ class SecretFormAdminMixin:
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(StoredSecretMixin, SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "organization", "label", "active", "created_at", "last_used_at")
+    list_display = (
+        "__str__",
+        "organization",
+        "label",
+        "origin_display",
+        "active",
+        "created_at",
+        "last_used_at",
+    )
     list_filter = ("active", "organization")
     list_select_related = ("organization",)
     search_fields = ("label", "organization__name", "organization__invoca_id")
     form = ApiTokenForm
-    readonly_fields = ("secret_display", "created_at", "last_used_at")
+    readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("organization", "label", "secret")
-        return ("organization", "label", "secret_display", "active", "created_at", "last_used_at")
+        return (
+            "organization",
+            "label",
+            "secret_display",
+            "origin_display",
+            "active",
+            "created_at",
+            "last_used_at",
+        )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ApiToken | None = None

@@ -144,7 +144,8 @@ class ExportColumns:
         for name in self.custom:
             names.extend((f"custom.{name}", f"custom.{name}.source"))
         names.extend(f"demographics.{key}" for key in self.demographics)
-        return names
+        # Payload keys are the sender's text, as open to a formula as any value.
+        return [cell_neutralise(name) for name in names]
 
 
 def export_columns(*, keys: Mapping[str, Iterable[str]], snapshots: bool) -> ExportColumns:

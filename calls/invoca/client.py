@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -21,11 +22,13 @@ from calls.invoca.errors import (
     BadResponse,
     InvalidRequest,
     InvocaError,
+    OriginRefused,
     RateLimited,
     RequestRejected,
     Unavailable,
 )
 from calls.invoca.jsontext import KnownCall
+from calls.invoca.origins import INVOCA_HOSTS, base_url_check, destinations_limited, url_host
 from calls.invoca.parsing import CurrentCallsResult
 from calls.invoca.sessions import session_for
 
@@ -33,6 +36,8 @@ ENDPOINT = "calls_in_progress/current_calls.json"
 ORGANIZATION_TYPES = ("Network", "Advertiser")
 USER_AGENT = "cipdash/0.1 (+calls-in-progress monitor)"
 _CHUNK = 256 * 1024
+
+log = logging.getLogger("calls.invoca")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +81,11 @@ class CurrentCallsRequest:
     organization_type: str
     organization_id: str
     token: str
+    # The origin (scheme://host:port) the token was entered for: it goes nowhere else.
+    token_origin: str
     filters: CallFilters = CallFilters()
+    # INVOCA_ALLOWED_HOSTS: the hosts any request, and any connection, may reach.
+    allowed_hosts: tuple[str, ...] = INVOCA_HOSTS
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     # The whole exchange, so a server that drips bytes cannot hold a worker forever.
@@ -87,7 +96,8 @@ class CurrentCallsRequest:
         return (
             f"CurrentCallsRequest(base_url={self.base_url!r}, "
             f"organization_type={self.organization_type!r}, "
-            f"organization_id={self.organization_id!r}, token='…', filters={self.filters!r})"
+            f"organization_id={self.organization_id!r}, token='…', "
+            f"token_origin={self.token_origin!r}, filters={self.filters!r})"
         )
 
     def validate(self) -> None:
@@ -97,6 +107,12 @@ class CurrentCallsRequest:
             raise InvalidRequest("the Invoca organization id must be numeric")
         if not self.base_url.startswith(("https://", "http://")):
             raise InvalidRequest("the API base URL must start with https:// or http://")
+        destination = base_url_check(self.base_url, allowed_hosts=self.allowed_hosts)
+        if destination.origin != self.token_origin:
+            raise OriginRefused(
+                f"the API token was entered for {self.token_origin or 'another address'}, "
+                f"not {destination.origin}: enter it again for the new address"
+            )
         if not self.token:
             raise InvalidRequest("the organization has no active API token")
         if self.token != self.token.strip() or not self.token.isprintable():
@@ -216,7 +232,10 @@ def current_calls_fetch(
     http, environment = session_for(request.url)
     filtered = request.filters.any
     read_timeout = min(request.read_timeout, request.total_timeout)
-    with deadline_running(request.total_timeout) as deadline:
+    with (
+        deadline_running(request.total_timeout) as deadline,
+        destinations_limited(request.allowed_hosts),
+    ):
         try:
             answer = _exchange(http, request, read_timeout, environment)
         except (InvocaError, requests.RequestException) as exc:
@@ -226,7 +245,7 @@ def current_calls_fetch(
                 raise _too_slow(request) from None
             if isinstance(exc, InvocaError):
                 raise
-            raise _network_failure(exc, request, read_timeout) from None
+            raise _network_failure(exc, request) from None
         if deadline.expired:  # a cut body can look complete: never parse it
             http.close()
             raise _too_slow(request)
@@ -276,26 +295,32 @@ def _too_slow(request: CurrentCallsRequest) -> Unavailable:
     return Unavailable(f"response not complete after {request.total_timeout:g} s")
 
 
-def _network_failure(
-    exc: requests.RequestException, request: CurrentCallsRequest, read_timeout: float
-) -> Unavailable:
-    if isinstance(exc, requests.ConnectTimeout):
-        return Unavailable(f"no connection within {request.connect_timeout:g} s")
-    if isinstance(exc, requests.Timeout):
-        return Unavailable(f"no answer within the timeout ({read_timeout:g} s)")
-    if isinstance(exc, requests.ConnectionError):
-        return Unavailable(_connection_reason(exc))
-    return Unavailable(f"request failed ({type(exc).__name__})")
+def _network_failure(exc: requests.RequestException, request: CurrentCallsRequest) -> Unavailable:
+    """One message for every way of not getting an answer (refused, unreachable, timed out,
+    reset, TLS failed): what an administrator reads must not tell an open port from a closed
+    one. The kind of failure goes to the log only."""
+    host = url_host(request.base_url)
+    reason = _failure_reason(exc)
+    log.warning("request to %s failed: %s (%s)", host, reason, type(exc).__name__)
+    if reason == "name not resolved":
+        return Unavailable(f"could not resolve the host name of {host}")
+    return Unavailable(f"could not connect to {host}")
 
 
-def _connection_reason(exc: requests.ConnectionError) -> str:
+def _failure_reason(exc: requests.RequestException) -> str:
     text = str(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.Timeout):
+        return "read timeout"
     if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
-        return "host name could not be resolved"
+        return "name not resolved"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS failed"
     if "Connection refused" in text:
         return "connection refused"
+    if "Connection reset" in text:
+        return "connection reset"
     if "RemoteDisconnected" in text or "Connection aborted" in text:
-        return "connection closed without an answer"
-    if "timed out" in text.lower():
-        return "connection timed out"
+        return "closed without an answer"
     return "connection failed"

@@ -8,7 +8,8 @@ cut connection looked like.
 
 Resolving the host name comes first, and no socket can cut it short (getaddrinfo blocks
 until the resolver gives up, which can take tens of seconds): a new connection resolves its
-host in a helper thread and stops waiting for it when the deadline passes.
+host in a helper thread and stops waiting for it when the deadline passes. The addresses it
+finds are checked against the allowed hosts before any is connected to (calls.invoca.origins).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from calls.invoca.origins import addresses_vetted
 
 _current: ContextVar[Deadline | None] = ContextVar("invoca_deadline", default=None)
 
@@ -102,13 +105,14 @@ def _watch(sock: socket.socket | None) -> None:
         watcher.attach(sock)
 
 
-def _resolve_in_time(host: str, port: int) -> None:
-    """Resolve `host` before connecting, for no longer than the running deadline leaves.
-    The lookup runs in a daemon thread, left to finish on its own if it outlasts the wait;
-    the connection then resolves it again (answered at once, or failing as it would)."""
+def _resolve_in_time(host: str, port: int) -> list[str]:
+    """The addresses of `host`, looked up for no longer than the running deadline leaves.
+    The lookup runs in a daemon thread, left to finish on its own if it outlasts the wait."""
+    if _is_address(host):
+        return [host.strip("[]")]
     deadline = _current.get()
-    if deadline is None or _is_address(host):
-        return
+    if deadline is None:
+        return _addresses(socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM))
     outcome: list[object] = []
 
     def resolve() -> None:
@@ -124,6 +128,11 @@ def _resolve_in_time(host: str, port: int) -> None:
         raise socket.gaierror(socket.EAI_AGAIN, "the host name lookup got no answer in time")
     if isinstance(outcome[0], OSError):
         raise outcome[0]
+    return _addresses(outcome[0])  # type: ignore[arg-type]
+
+
+def _addresses(infos: list[tuple[Any, ...]]) -> list[str]:
+    return [str(info[4][0]) for info in infos]
 
 
 def _is_address(host: str) -> bool:
@@ -135,17 +144,39 @@ def _is_address(host: str) -> bool:
 
 
 class _ConnectsWithinTheDeadline:
-    """For urllib3's connection classes: resolve within the deadline, connect, then hand the
-    socket to the deadline."""
+    """For urllib3's connection classes: resolve within the deadline, connect only to
+    addresses the allowed hosts permit (origins.addresses_vetted), then hand the socket to
+    the deadline.
 
-    def connect(self) -> None:
+    The connection goes to the very addresses that were checked, so a second DNS answer
+    cannot swap an internal address in between. TLS still checks the certificate against
+    the host name, and the Host header still names it. Through a proxy, the proxy (chosen
+    by the operator) connects to the destination, so there is no address of ours to check."""
+
+    def _new_conn(self) -> socket.socket:
         connection: Any = self  # an HTTPConnection, once mixed in
+        name = connection._dns_host
         try:
-            _resolve_in_time(connection._dns_host, connection.port)
+            addresses = _resolve_in_time(name, connection.port)
         except socket.gaierror as exc:  # reported as urllib3 reports a failed lookup
             raise NameResolutionError(connection.host, connection, exc) from exc
+        if connection.proxy is not None:  # resolved in time; urllib3 connects as it would
+            return super()._new_conn()  # type: ignore[misc, no-any-return]
+        vetted = addresses_vetted(name, connection.port, addresses)
+        failure: Exception | None = None
+        for address in vetted:
+            connection._dns_host = address
+            try:
+                return super()._new_conn()  # type: ignore[misc, no-any-return]
+            except (ConnectTimeoutError, NewConnectionError) as exc:
+                failure = exc
+            finally:
+                connection._dns_host = name
+        raise failure or NewConnectionError(connection, "no address to connect to")
+
+    def connect(self) -> None:
         super().connect()  # type: ignore[misc]
-        _watch(connection.sock)
+        _watch(self.sock)  # type: ignore[attr-defined]
 
 
 class _WatchedHTTPConnection(_ConnectsWithinTheDeadline, HTTPConnection):

@@ -31,6 +31,14 @@ class InvalidRequest(InvocaError):
     outcome = "rejected"
 
 
+class OriginRefused(InvocaError):
+    """Refused before any request: the URL names a host the installation does not allow, or
+    an origin the token was not entered for. Nothing was sent."""
+
+    retryable = False
+    outcome = "rejected"
+
+
 class AuthenticationFailed(InvocaError):
     """401/403: the token is missing, wrong, revoked or has no access to this organization."""
 

@@ -37,7 +37,7 @@ from calls.models import (
     Role,
     call_last_seen,
 )
-from calls.selectors.live import search_q
+from calls.selectors.search import search_q
 
 STATUSES = ("live", "ended", "all")
 # Rows fetched per database round trip while streaming: memory stays flat at any size.

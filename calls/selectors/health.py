@@ -6,7 +6,10 @@ nothing personal: organizations appear by id, name, status and the age of their 
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -95,6 +98,15 @@ def database_health() -> CheckResult:
     return CheckResult(ok=True)
 
 
+def cache_reachable() -> CheckResult:
+    """A read only: does the cache answer? What /healthz tells anyone who asks."""
+    try:
+        cache.has_key(_PROBE_KEY)
+    except Exception as exc:  # every backend raises its own errors; any of them means down
+        return CheckResult(ok=False, detail=f"unreachable ({type(exc).__name__})")
+    return CheckResult(ok=True)
+
+
 def cache_health() -> CheckResult:
     """A real write and read: the cache holds the poll locks and the beat heartbeat."""
     token = uuid.uuid4().hex
@@ -137,7 +149,9 @@ def beat_stale_after_seconds() -> float:
 
 def beat_health(*, now: datetime) -> CheckResult:
     try:
-        raw = cache.get(HEARTBEAT_KEY)
+        # has_key first: the database cache deletes an expired entry it is asked to get,
+        # and reading the health must write nothing.
+        raw = cache.get(HEARTBEAT_KEY) if cache.has_key(HEARTBEAT_KEY) else None
     except Exception as exc:  # a cache outage hides the heartbeat; cache_health says why
         return CheckResult(ok=False, detail=f"heartbeat unreadable ({type(exc).__name__})")
     if not raw:
@@ -183,14 +197,57 @@ def organizations_health(*, now: datetime) -> tuple[OrganizationHealth, ...]:
     return tuple(found)
 
 
-def system_health(*, now: datetime | None = None) -> SystemHealth:
-    """Every check, each bounded in time. Costs a few queries and cache round trips."""
+def system_health(*, now: datetime | None = None, writes: bool = True) -> SystemHealth:
+    """Every check, each bounded in time. Costs a few queries and cache round trips.
+    `writes=False` reads only: the cache is asked whether it answers, not written to."""
     now = now or timezone.now()
     database = database_health()
     return SystemHealth(
         database=database,
-        cache=cache_health(),
+        cache=cache_health() if writes else cache_reachable(),
         broker=broker_health(),
         beat=beat_health(now=now),
         organizations=organizations_health(now=now) if database.ok else (),
     )
+
+
+class HealthMemo:
+    """The read-only health, computed at most once per `max_age_seconds` in this process.
+
+    /healthz answers anyone, so a flood of requests must not become a flood of checks: the
+    first request of each second computes, the others wait on the lock and share its result.
+    Keyed by nothing a caller sends."""
+
+    def __init__(
+        self,
+        *,
+        compute: Callable[[], SystemHealth],
+        clock: Callable[[], float] = time.monotonic,
+        max_age_seconds: float = 1.0,
+    ) -> None:
+        self.compute = compute
+        self.clock = clock
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._health: SystemHealth | None = None
+        self._computed_at = 0.0
+
+    def get(self) -> SystemHealth:
+        with self._lock:
+            now = self.clock()
+            if self._health is None or now - self._computed_at >= self.max_age_seconds:
+                self._health = self.compute()
+                self._computed_at = now
+            return self._health
+
+    def clear(self) -> None:
+        with self._lock:
+            self._health = None
+
+
+RECENT_HEALTH = HealthMemo(compute=lambda: system_health(writes=False))
+
+
+def system_health_recent() -> SystemHealth:
+    """The read-only health as of at most a second ago (HealthMemo)."""
+    return RECENT_HEALTH.get()

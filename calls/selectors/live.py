@@ -15,13 +15,19 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from calls.models import Call, CallSnapshot, HighlightRule
-from calls.phones import phone_e164
+from calls.models import Call, CallSnapshot, HighlightRule, OrganizationStatus, call_last_seen
 from calls.selectors.access import calls_visible
-from calls.selectors.viewer import Viewer
+from calls.selectors.search import viewer_search_q
+from calls.selectors.viewer import STALE_AFTER_INTERVALS, OrganizationView, Viewer
 
 RECENTLY_ENDED = timedelta(hours=1)
 LIST_LIMIT = 300
+# A live call shows as unconfirmed once its organization has had no clean poll for as long as
+# the feed banner waits before it calls the feed stale, and never sooner than this: at a short
+# interval, one slow poll (up to POLL_TOTAL_TIMEOUT) must not make every row flicker.
+UNCONFIRMED_AFTER_AT_LEAST = timedelta(seconds=30)
+# Organizations no poll runs for: their calls are unconfirmed from the start.
+_UNPOLLED_STATUSES = (OrganizationStatus.DISABLED, OrganizationStatus.AUTH_FAILED)
 EARLIER_CALLS_LIMIT = 20
 # What the list's rows read (calls.presentation.call_row, calls/views/row_markup.py and the
 # wallboard's template); loading the rest, the organization's poll state above all, was a
@@ -100,32 +106,14 @@ def calls_openable(
     )
 
 
-def search_q(text: str) -> Q:
-    """A phone number in any format, a transaction / call record / external id, or any
-    custom data value."""
-    condition = (
-        Q(transaction_id__iexact=text)
-        | Q(call_record_id__iexact=text)
-        | Q(external_unique_id__iexact=text)
-        | Q(custom_data__icontains=text)
-    )
-    e164 = phone_e164(text) if sum(c.isdigit() for c in text) >= 7 else ""
-    if e164:
-        condition |= (
-            Q(calling_phone_number=e164)
-            | Q(called_phone_number=e164)
-            | Q(destination_phone_number=e164)
-        )
-    return condition
-
-
-def call_list(
+def _calls_listed(
     *,
     user: AbstractBaseUser | AnonymousUser,
     viewer: Viewer,
     filters: ListFilters,
     now: datetime,
-) -> list[Call]:
+) -> QuerySet[Call]:
+    """Every call the list's filters match, in the list's order."""
     calls = calls_visible(user=user).filter(organization_id__in=viewer.ids)
     if filters.organization_id is not None:
         calls = calls.filter(organization_id=filters.organization_id)
@@ -138,9 +126,76 @@ def call_list(
             "-bridge_start_time", "-first_seen_at", "-pk"
         )
     if filters.search:
-        calls = calls.filter(search_q(filters.search))
-    calls = with_earlier_count(calls, viewer=viewer)
+        calls = calls.filter(viewer_search_q(filters.search, viewer=viewer))
+    return calls
+
+
+def call_list(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    viewer: Viewer,
+    filters: ListFilters,
+    now: datetime,
+) -> list[Call]:
+    """The first LIST_LIMIT calls the filters match, each with its `earlier_count` and its
+    `last_sighting`."""
+    calls = _calls_listed(user=user, viewer=viewer, filters=filters, now=now)
+    calls = with_earlier_count(calls, viewer=viewer).annotate(last_sighting=call_last_seen())
     return list(calls.select_related("organization").only(*LIST_COLUMNS)[:LIST_LIMIT])
+
+
+@dataclass(frozen=True, slots=True)
+class CallPage:
+    calls: list[Call]
+    # How many calls the filters match, listed or not.
+    total: int
+
+
+def call_page(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    viewer: Viewer,
+    filters: ListFilters,
+    now: datetime,
+) -> CallPage:
+    """The list's calls and how many the filters match: a full list is counted by the
+    database (one COUNT, no rows loaded), since more calls may match than it shows."""
+    calls = call_list(user=user, viewer=viewer, filters=filters, now=now)
+    total = len(calls)
+    if total >= LIST_LIMIT:
+        total = _calls_listed(user=user, viewer=viewer, filters=filters, now=now).count()
+    return CallPage(calls=calls, total=total)
+
+
+def organizations_unconfirmed(*, viewer: Viewer, now: datetime) -> frozenset[int]:
+    """The viewer's organizations whose live calls no clean poll confirms at present: polling
+    switched off, the token refused, or no clean poll for STALE_AFTER_INTERVALS intervals (when
+    the feed banner calls the feed stale) and UNCONFIRMED_AFTER_AT_LEAST."""
+    return frozenset(
+        organization.id
+        for organization in viewer.organizations
+        if _organization_unconfirmed(organization, now=now)
+    )
+
+
+def _organization_unconfirmed(organization: OrganizationView, *, now: datetime) -> bool:
+    if not organization.enabled or organization.status in _UNPOLLED_STATUSES:
+        return True
+    grace = max(
+        timedelta(seconds=organization.poll_interval_seconds * STALE_AFTER_INTERVALS),
+        UNCONFIRMED_AFTER_AT_LEAST,
+    )
+    return now - (organization.last_success_at or organization.created_at) > grace
+
+
+def call_unconfirmed_since(*, call: Call, unconfirmed: frozenset[int]) -> datetime | None:
+    """The last sighting of a live call of an unconfirmed organization (see
+    organizations_unconfirmed), as call_list and call_detail_get annotate it; None for any
+    other call."""
+    if call.ended_at is not None or call.organization_id not in unconfirmed:
+        return None
+    last_sighting: datetime = call.last_sighting  # type: ignore[attr-defined]
+    return last_sighting
 
 
 # Only a parsed (E.164) number identifies a caller: raw leftovers such as "0" or "anonymous"
@@ -183,12 +238,12 @@ def call_detail_get(
     *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call_id: int, now: datetime
 ) -> Call | None:
     """One call the viewer may open, or None (which the view turns into a 404); with its
-    `earlier_count` counted as the live list counts it."""
+    `earlier_count` counted as the live list counts it, and its `last_sighting`."""
     calls = calls_openable(user=user, viewer=viewer, now=now)
     calls = with_earlier_count(
         calls.select_related("organization").filter(pk=call_id), viewer=viewer
     )
-    return calls.first()
+    return calls.annotate(last_sighting=call_last_seen()).first()
 
 
 def call_snapshots(*, call: Call) -> list[CallSnapshot]:

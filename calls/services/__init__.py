@@ -7,29 +7,36 @@ from calls.services.organizations import (
     organization_create,
     organization_set_enabled,
 )
+from calls.services.poll_lock import PollInProgress
 from calls.services.polling import (
     PollAttempt,
     PollSlot,
     call_lookup,
     organization_poll,
+    organization_poll_slot,
     poll_failure_record,
     poll_result_ingest,
     polls_claim_due,
 )
-from calls.services.purge import PurgeCounts, calls_purge
+from calls.services.purge import PurgeCounts, PurgeReport, calls_purge
+from calls.services.unconfirmed import calls_end_unconfirmed
 
 __all__ = [
     "IngestCounts",
     "PollAttempt",
+    "PollInProgress",
     "PollSlot",
     "PurgeCounts",
+    "PurgeReport",
     "api_token_add",
     "call_lookup",
     "calls_apply",
+    "calls_end_unconfirmed",
     "calls_purge",
     "database_checkpoint",
     "organization_create",
     "organization_poll",
+    "organization_poll_slot",
     "organization_set_enabled",
     "poll_failure_record",
     "poll_result_ingest",

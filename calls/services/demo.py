@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 
 from calls.crypto import SecretUndecryptable
+from calls.invoca import url_origin
 from calls.models import (
     HighlightOperator,
     HighlightRule,
@@ -24,7 +25,9 @@ from calls.services import api_token_add, organization_create, organization_set_
 
 # The Procfile starts `sandbox_feed` on this port serving exactly these organizations.
 DEMO_FEED_PORT = 8765
-DEMO_FEED_URL = f"http://127.0.0.1:{DEMO_FEED_PORT}/api/2022-08-01"
+# Loopback: only an exact INVOCA_ALLOWED_HOSTS entry lets a token go there (`make run` adds it).
+DEMO_FEED_HOST = f"127.0.0.1:{DEMO_FEED_PORT}"
+DEMO_FEED_URL = f"http://{DEMO_FEED_HOST}/api/2022-08-01"
 DEMO_POLL_INTERVAL_SECONDS = 2.0
 
 
@@ -148,7 +151,8 @@ def _demo_organization_apply(
 
 
 def _has_active_token(*, organization: Organization, secret: str) -> bool:
-    for token in organization.tokens.filter(active=True):
+    bound = url_origin(organization.api_base_url)
+    for token in organization.tokens.filter(active=True, origin=bound):
         try:
             if token.reveal_secret() == secret:
                 return True

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Greatest
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.memory import cycle_collector_paused
-from calls.models import CALL_INVOCA_COLUMNS, Call, CallSnapshot, Organization
+from calls.models import CALL_INVOCA_COLUMNS, Call, CallEndReason, CallSnapshot, Organization
 from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
 
 _UPSERT_FIELDS = [
@@ -34,6 +34,7 @@ _UPSERT_FIELDS = [
     "last_seen_at",
     "sighting_current",
     "ended_at",
+    "end_reason",
     "missed_polls",
 ]
 
@@ -104,6 +105,7 @@ def _call_values(
         now,  # last_seen_at
         True,  # sighting_current
         None,  # ended_at
+        "",  # end_reason: a call back from the ended is live again
         0,  # missed_polls
         now,  # first_seen_at (kept by the upsert when the call is known)
     )
@@ -300,16 +302,17 @@ def _absent_record(
     last_seen = Case(When(sighting_current=True, then=sighting), default=F("last_seen_at"))
     pks = [stored.pk for stored in absent]
     limit = organization.clean_misses_to_end
+    if not clean:
+        Call.objects.filter(pk__in=pks).update(last_seen_at=last_seen, sighting_current=False)
+        return 0
     # One UPDATE (each right-hand side reads the row as it was): a call whose miss is its
-    # limit-th ends at its last sighting.
+    # limit-th ends at its last sighting, as having left the feed.
+    ends_now = Q(missed_polls__gte=limit - 1)
     Call.objects.filter(pk__in=pks).update(
         last_seen_at=last_seen,
         sighting_current=False,
-        missed_polls=F("missed_polls") + (1 if clean else 0),
-        ended_at=Case(When(missed_polls__gte=limit - 1, then=last_seen), default=F("ended_at"))
-        if clean
-        else F("ended_at"),
+        missed_polls=F("missed_polls") + 1,
+        ended_at=Case(When(ends_now, then=last_seen), default=F("ended_at")),
+        end_reason=Case(When(ends_now, then=Value(CallEndReason.MISSED)), default=F("end_reason")),
     )
-    if not clean:
-        return 0
     return Call.objects.filter(pk__in=pks, missed_polls__gte=limit, ended_at__isnull=False).count()

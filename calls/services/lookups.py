@@ -10,10 +10,15 @@ from django.core.cache import cache
 
 from calls.invoca import CallFilters, InvocaError
 from calls.models import Call, Organization
+from calls.services.poll_lock import PollInProgress
 from calls.services.polling import PollAttempt, call_lookup
 
 CALL_REFRESH_THROTTLE_SECONDS = 10
 SEARCH_THROTTLE_SECONDS = 5
+MASKED_NUMBER_LOOKUP = (
+    "Your role finds numbers by their last four digits only, so Invoca is not asked for a "
+    "full number."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +54,13 @@ def call_refresh(*, call: Call) -> LookupOutcome:
 
 
 def call_search_remote(
-    *, organization: Organization, filters: CallFilters, user_id: int
+    *, organization: Organization, filters: CallFilters, user_id: int, restricted: bool
 ) -> LookupOutcome:
-    """A find-a-call request at Invoca, throttled per user and organization."""
+    """A find-a-call request at Invoca, throttled per user and organization. Never by phone
+    number for a restricted viewer: Invoca matches the full number, which would confirm who
+    a caller masked for them is."""
+    if restricted and filters.calling_phone_number.strip():
+        return LookupOutcome(ran=False, message=MASKED_NUMBER_LOOKUP)
     return _lookup_throttled(
         key=f"cipdash:lookup:search:{organization.pk}:{user_id}",
         seconds=SEARCH_THROTTLE_SECONDS,
@@ -69,5 +78,8 @@ def _lookup_throttled(
     try:
         attempt = call_lookup(organization=organization, filters=filters)
     except InvocaError as exc:  # refused before any request (e.g. no filter given)
+        return LookupOutcome(ran=False, message=str(exc))
+    except PollInProgress as exc:
+        cache.delete(key)  # nothing was asked: the person may try again at once
         return LookupOutcome(ran=False, message=str(exc))
     return LookupOutcome(ran=True, message=_describe(attempt), attempt=attempt)

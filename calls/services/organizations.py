@@ -1,13 +1,30 @@
-"""Organizations and their API tokens."""
+"""Organizations and their API tokens.
+
+A token is bound to the origin (scheme://host:port) of the base URL it was entered for:
+moving an organization to another origin deactivates its tokens, which must be entered
+again for the new one (calls.invoca.origins)."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from calls.models import ApiToken, Organization, OrganizationStatus
+from calls.invoca import OriginRefused, base_url_check, url_origin
+from calls.models import ApiToken, AuditEvent, Organization, OrganizationStatus
+from calls.services.audit import Actor, audit_record
+
+
+def api_base_url_check(*, url: str) -> None:
+    """ValidationError unless a token may be sent to `url`: no user info, a host that
+    INVOCA_ALLOWED_HOSTS allows, no private or loopback address it does not list exactly."""
+    try:
+        base_url_check(url, allowed_hosts=settings.INVOCA_ALLOWED_HOSTS)
+    except OriginRefused as exc:
+        raise ValidationError(str(exc), code="origin_refused") from None
 
 
 # The secret must not show in an error report's frames: `with atomic()` rather than the
@@ -28,6 +45,10 @@ def organization_create(
     if poll_interval_seconds is not None:
         organization.poll_interval_seconds = poll_interval_seconds
     organization.full_clean()
+    try:
+        api_base_url_check(url=organization.api_base_url)
+    except ValidationError as exc:
+        raise ValidationError({"api_base_url": exc.messages}) from None
     with transaction.atomic():
         organization.save()
         api_token_add(organization=organization, secret=token)
@@ -43,7 +64,9 @@ def api_token_add(*, organization: Organization, secret: str, label: str = "") -
     secret = secret.strip()
     if not secret:
         raise ValueError("the token is empty")
-    token = ApiToken(organization=organization, label=label)
+    token = ApiToken(
+        organization=organization, label=label, origin=url_origin(organization.api_base_url)
+    )
     token.set_secret(secret)
     with transaction.atomic():
         organization.tokens.filter(active=True).update(active=False)
@@ -54,12 +77,48 @@ def api_token_add(*, organization: Organization, secret: str, label: str = "") -
 
 def api_token_activate(*, token: ApiToken) -> None:
     """Make `token` the one its organization polls with: one active token at a time, as
-    after api_token_add, and an organization stopped for auth_failed is polled again."""
+    after api_token_add, and an organization stopped for auth_failed is polled again.
+    A token entered for another origin than the base URL's cannot be: ValidationError."""
+    problem = api_token_origin_problem(token=token)
+    if problem:
+        raise ValidationError(problem, code="origin_changed")
     with transaction.atomic():
         token.organization.tokens.filter(active=True).exclude(pk=token.pk).update(active=False)
         ApiToken.objects.filter(pk=token.pk).update(active=True)
         token.active = True
         api_token_changed(organization=token.organization)
+
+
+def api_token_origin_problem(*, token: ApiToken) -> str:
+    """Why `token` may not be used with its organization's base URL, or ""."""
+    origin = url_origin(token.organization.api_base_url)
+    if token.origin == origin:
+        return ""
+    return (
+        f"This token was entered for {token.origin or 'another address'}; the API base URL "
+        f"now points to {origin}. Enter the token again to send it there."
+    )
+
+
+def api_tokens_unbound_deactivate(*, organization: Organization, actor: Actor) -> int:
+    """Deactivate the organization's active tokens entered for another origin than its base
+    URL's (the base URL moved), each on the audit trail. How many were deactivated."""
+    origin = url_origin(organization.api_base_url)
+    with transaction.atomic():
+        unbound = list(
+            organization.tokens.select_for_update().filter(active=True).exclude(origin=origin)
+        )
+        ApiToken.objects.filter(pk__in=[token.pk for token in unbound]).update(active=False)
+        for token in unbound:
+            audit_record(
+                actor=actor,
+                action=AuditEvent.Action.TOKEN_DEACTIVATED,
+                organization=organization,
+                subject=token,
+                summary=f"API token {token} deactivated: the API base URL moved to {origin}",
+                details={"entered_for": token.origin, "base_url_origin": origin},
+            )
+    return len(unbound)
 
 
 def api_token_changed(*, organization: Organization) -> None:

@@ -1,7 +1,8 @@
 """One poll of one organization, from claiming its slot to recording the outcome.
 
-The fetch happens outside any transaction; its result (or failure) is then written in one
-transaction together with the PollRun and the organization's poll state.
+Every poll holds the organization's lock (calls.services.poll_lock) from before its request
+to after its commit. The fetch happens outside any transaction; its result (or failure) is
+then written in one transaction together with the PollRun and the organization's poll state.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from calls.invoca import (
     InvocaError,
     RateLimited,
     current_calls_fetch,
+    url_origin,
 )
 from calls.memory import cycle_collector_paused
 from calls.models import (
@@ -39,6 +41,13 @@ from calls.models import (
 )
 from calls.selectors.polling import live_calls_known
 from calls.services.ingest import IngestCounts, calls_apply
+from calls.services.poll_lock import (
+    PollInProgress,
+    PollLease,
+    interactive_lock_wait_seconds,
+    organization_poll_lock,
+    poll_lock_seconds,
+)
 
 log = logging.getLogger("calls.poll")
 
@@ -103,7 +112,17 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
 
 
 def api_token_active(*, organization: Organization) -> ApiToken | None:
-    return organization.tokens.filter(active=True).order_by("-created_at").first()
+    """The token to send, if one is active and bound to the base URL's origin: a token
+    entered for another address never goes to this one."""
+    return (
+        organization.tokens.filter(active=True, origin=url_origin(organization.api_base_url))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def api_token_missing(*, organization: Organization) -> AuthenticationFailed:
+    return AuthenticationFailed(f"no active API token for {url_origin(organization.api_base_url)}")
 
 
 def organization_request(
@@ -115,7 +134,9 @@ def organization_request(
         organization_type=organization.organization_type,
         organization_id=organization.invoca_id,
         token=token.reveal_secret(),
+        token_origin=token.origin,
         filters=filters or CallFilters(),
+        allowed_hosts=tuple(settings.INVOCA_ALLOWED_HOSTS),
         connect_timeout=settings.POLL_CONNECT_TIMEOUT,
         read_timeout=settings.POLL_READ_TIMEOUT,
         total_timeout=settings.POLL_TOTAL_TIMEOUT,
@@ -146,8 +167,50 @@ def poll_result_ingest(
     finished_at: datetime,
     kind: str = PollKind.SCHEDULED,
     token: ApiToken | None = None,
+    lease: PollLease | None = None,
 ) -> PollAttempt:
-    """Apply a successful answer, record the run and the organization's state, atomically."""
+    """Apply a successful answer, record the run and the organization's state, atomically.
+
+    Never an old answer: the organization's row is updated (and so locked until the commit)
+    only if this answer's request started after the one behind the latest applied answer
+    (`answer_started_at`); otherwise the whole transaction rolls back and the run is recorded
+    as superseded, so an answer that arrives late (its poll outlived its lock) ends no call
+    that a newer answer saw. A poll whose lease ran out does not apply its answer either,
+    although that fence alone would make its late commit harmless."""
+    try:
+        return _answer_apply(
+            organization=organization,
+            result=result,
+            started_at=started_at,
+            finished_at=finished_at,
+            kind=kind,
+            token=token,
+            lease=lease,
+        )
+    except _AnswerSuperseded:
+        return _superseded_record(
+            organization=organization,
+            result=result,
+            started_at=started_at,
+            finished_at=finished_at,
+            kind=kind,
+        )
+
+
+class _AnswerSuperseded(Exception):
+    """Rolls back an answer older than the one the organization's calls already show."""
+
+
+def _answer_apply(
+    *,
+    organization: Organization,
+    result: CurrentCallsResult,
+    started_at: datetime,
+    finished_at: datetime,
+    kind: str,
+    token: ApiToken | None,
+    lease: PollLease | None,
+) -> PollAttempt:
     outcome = _outcome(result)
     error = _result_error(result)
     with transaction.atomic():
@@ -167,8 +230,9 @@ def poll_result_ingest(
             duration_ms=_milliseconds(started_at, finished_at),
             error=error,
         )
-        # The last sighting of every call this answer held (calls.services.ingest).
-        state: dict[str, object] = {"sighted_at": finished_at}
+        # The last sighting of every call this answer held (calls.services.ingest), and the
+        # start of its request, which any later answer must beat.
+        state: dict[str, object] = {"sighted_at": finished_at, "answer_started_at": started_at}
         if kind != PollKind.LOOKUP:
             state |= {
                 "last_attempt_at": finished_at,
@@ -196,11 +260,44 @@ def poll_result_ingest(
             organization.status
         ):
             state["feed_version"] = F("feed_version") + 1
-        Organization.objects.filter(pk=organization.pk).update(**state)
+        if lease is not None and lease.expired:
+            raise PollOutlivedLock(f"the poll took longer than its lock's {poll_lock_seconds()} s")
+        not_newer = Q(answer_started_at__isnull=True) | Q(answer_started_at__lt=started_at)
+        if not Organization.objects.filter(not_newer, pk=organization.pk).update(**state):
+            raise _AnswerSuperseded
         if token is not None and _token_use_worth_recording(token, finished_at):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
     _log_run(run)
     return PollAttempt(run=run, counts=counts)
+
+
+class PollOutlivedLock(InvocaError):
+    """Its answer came too late to apply: another poll may have held the lock meanwhile."""
+
+
+def _superseded_record(
+    *,
+    organization: Organization,
+    result: CurrentCallsResult,
+    started_at: datetime,
+    finished_at: datetime,
+    kind: str,
+) -> PollAttempt:
+    """The run of an answer that was not applied: it changed nothing, the organization's
+    state included (a newer answer set it)."""
+    run = PollRun.objects.create(
+        organization=organization,
+        kind=kind,
+        started_at=started_at,
+        finished_at=finished_at,
+        outcome=PollOutcome.SUPERSEDED,
+        http_status=result.http_status,
+        calls_seen=len(result.calls),
+        duration_ms=_milliseconds(started_at, finished_at),
+        error="not applied: a newer answer was applied first",
+    )
+    _log_run(run)
+    return PollAttempt(run=run, counts=IngestCounts(seen=len(result.calls)))
 
 
 # "Last used" tells an admin whether a token is in use, which a minute's precision answers:
@@ -276,14 +373,70 @@ def organization_poll(
     organization: Organization,
     kind: str = PollKind.SCHEDULED,
     filters: CallFilters | None = None,
-    now: datetime | None = None,
+    wait_seconds: float = 0.0,
 ) -> PollAttempt:
-    """Fetch once and record the outcome. The caller decides whether it is due (tasks) or
-    forced (the `poll` command, the lookup button)."""
+    """Poll now, whether due or not (the `poll` command, Poll now, a lookup): take the
+    organization's lock, waiting up to `wait_seconds` for a poll in flight (PollInProgress
+    if it is still held then), fetch once and record the outcome."""
+    with organization_poll_lock(
+        organization_id=organization.pk, wait_seconds=wait_seconds
+    ) as lease:
+        if lease is None:
+            raise PollInProgress
+        organization.refresh_from_db()  # as the poll in flight left it
+        return _organization_poll_locked(
+            organization=organization, kind=kind, filters=filters, lease=lease
+        )
+
+
+def organization_poll_slot(*, organization_id: int, slot_at: datetime | None) -> str:
+    """The scheduled poll for the slot due at `slot_at` (None: due now), under the
+    organization's lock. Its outcome, or why no request was made: "locked", "not-polled",
+    "already-polled" or "expired"."""
+    with organization_poll_lock(organization_id=organization_id) as lease:
+        if lease is None:
+            log.info("poll org=%s skipped: another poll holds the lock", organization_id)
+            return "locked"
+        organization = Organization.objects.filter(pk=organization_id, enabled=True).first()
+        if organization is None or organization.status == OrganizationStatus.AUTH_FAILED:
+            return "not-polled"
+        if slot_at is not None:
+            skipped = _slot_skipped(organization, slot_at)
+            if skipped:
+                return skipped
+        attempt = _organization_poll_locked(
+            organization=organization, kind=PollKind.SCHEDULED, filters=None, lease=lease
+        )
+        return str(attempt.run.outcome)
+
+
+def _slot_skipped(organization: Organization, slot_at: datetime) -> str:
+    if organization.last_attempt_at is not None and organization.last_attempt_at > slot_at:
+        # A poll that started after this slot was due (a slow one, or `manage.py poll`)
+        # already covers it: one request per interval.
+        return "already-polled"
+    if timezone.now() > slot_at + timedelta(seconds=organization.poll_interval_seconds):
+        # Celery checks `expires` when the worker takes a task, not when a pool thread gets
+        # to it: a poll that waited a whole interval in the pool (an overloaded worker) is
+        # obsolete too, and the next slot's poll replaces it.
+        log.warning("poll org=%s skipped: its slot passed while it waited", organization.pk)
+        return "expired"
+    return ""
+
+
+def _organization_poll_locked(
+    *,
+    organization: Organization,
+    kind: str,
+    filters: CallFilters | None,
+    lease: PollLease,
+) -> PollAttempt:
     # The collector stays paused until the answer is freed: switched back on while the decoded
     # body is still alive, its first pass would walk every object of it (calls.memory).
     with cycle_collector_paused():
-        return _organization_poll(organization=organization, kind=kind, filters=filters, now=now)
+        return _organization_poll(
+            organization=organization, kind=kind, filters=filters, lease=lease
+        )
 
 
 def _organization_poll(
@@ -291,14 +444,14 @@ def _organization_poll(
     organization: Organization,
     kind: str,
     filters: CallFilters | None,
-    now: datetime | None,
+    lease: PollLease,
 ) -> PollAttempt:
-    started_at = now or timezone.now()
+    started_at = timezone.now()
     token = api_token_active(organization=organization)
     error: InvocaError
     try:
         if token is None:
-            raise AuthenticationFailed("no active API token")
+            raise api_token_missing(organization=organization)
         request = organization_request(organization=organization, token=token, filters=filters)
         result = current_calls_fetch(request, known=live_calls_known(organization=organization))
         return poll_result_ingest(
@@ -308,6 +461,7 @@ def _organization_poll(
             finished_at=timezone.now(),
             kind=kind,
             token=token,
+            lease=lease,
         )
     except SecretUndecryptable as exc:
         error = AuthenticationFailed(str(exc))
@@ -332,10 +486,16 @@ def _organization_poll(
 
 
 def call_lookup(*, organization: Organization, filters: CallFilters) -> PollAttempt:
-    """An on-demand, filtered request: it may add or refresh calls, never end any."""
+    """An on-demand, filtered request: it may add or refresh calls, never end any. It waits
+    a few seconds for a poll in flight, then raises PollInProgress."""
     if not filters.any:
         raise InvalidRequest("a lookup needs at least one filter")
-    return organization_poll(organization=organization, kind=PollKind.LOOKUP, filters=filters)
+    return organization_poll(
+        organization=organization,
+        kind=PollKind.LOOKUP,
+        filters=filters,
+        wait_seconds=interactive_lock_wait_seconds(),
+    )
 
 
 def _milliseconds(started_at: datetime, finished_at: datetime) -> int:

@@ -10,7 +10,12 @@ from calls.crypto import SecretUndecryptable, secret_reencrypt
 from calls.invoca import InvocaError, current_calls_fetch
 from calls.models import ApiToken, AuditEvent, Organization
 from calls.services.audit import audit_record
-from calls.services.polling import api_token_active, organization_request
+from calls.services.poll_lock import (
+    PollInProgress,
+    interactive_lock_wait_seconds,
+    organization_poll_lock,
+)
+from calls.services.polling import api_token_active, api_token_missing, organization_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +30,21 @@ def api_token_check(*, organization: Organization) -> ConnectionCheck:
     """One real request with the organization's active token; nothing is stored.
 
     The answer is not ingested and no PollRun is recorded: a check must not end calls, move
-    the poll schedule or change the organization's status. "Poll now" does all of that."""
+    the poll schedule or change the organization's status. "Poll now" does all of that.
+    Like every request to Invoca, it holds the organization's poll lock, and waits a few
+    seconds for a poll in flight."""
     token = api_token_active(organization=organization)
     if token is None:
-        return ConnectionCheck(ok=False, message="no active API token")
+        return ConnectionCheck(ok=False, message=str(api_token_missing(organization=organization)))
+    with organization_poll_lock(
+        organization_id=organization.pk, wait_seconds=interactive_lock_wait_seconds()
+    ) as lease:
+        if lease is None:
+            return ConnectionCheck(ok=False, message=str(PollInProgress()))
+        return _token_check(organization, token)
+
+
+def _token_check(organization: Organization, token: ApiToken) -> ConnectionCheck:
     try:
         result = current_calls_fetch(organization_request(organization=organization, token=token))
     except SecretUndecryptable as exc:

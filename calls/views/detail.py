@@ -25,8 +25,10 @@ from calls.selectors.live import (
     EARLIER_CALLS_LIMIT,
     call_detail_get,
     call_snapshots,
+    call_unconfirmed_since,
     earlier_calls,
     highlight_rules_by_org,
+    organizations_unconfirmed,
 )
 from calls.selectors.viewer import (
     Viewer,
@@ -54,7 +56,13 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
     organization = viewer.organization(call.organization_id)
     assert organization is not None  # call_detail_get only returns the viewer's calls
     own = Viewer(organizations=(organization,))
-    version = feed_version_token(viewer=own, now=now, extra=f"call:{call.pk}")
+    unconfirmed_since = call_unconfirmed_since(
+        call=call, unconfirmed=organizations_unconfirmed(viewer=own, now=now)
+    )
+    # The call turns unconfirmed by the clock alone, when its organization's polls stop.
+    version = feed_version_token(
+        viewer=own, now=now, extra=f"call:{call.pk}:{unconfirmed_since is not None}"
+    )
     if unchanged(request, version):
         return no_change_response()
 
@@ -70,11 +78,12 @@ def call_detail(request: HtmxHttpRequest, call_id: int) -> HttpResponse:
             role=role,
             rules=rules.get(call.organization_id, ()),
             repeat_count=getattr(call, "earlier_count", 0),  # annotated by call_detail_get
+            unconfirmed_since=unconfirmed_since,
         ),
         "call": call,
         "organization": organization,
         "restricted": restricted,
-        "custom_fields": custom_fields(call.custom_data),
+        "custom_fields": custom_fields(call.custom_data, restricted=restricted),
         "demographics": () if restricted else demographics_groups(call.demographics),
         "timeline": snapshot_timeline(
             snapshots=snapshots,

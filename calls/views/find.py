@@ -81,8 +81,12 @@ def call_find(request: HttpRequest) -> HttpResponse:
         results = find()
         if not results:
             organization = organizations_visible(user=request.user).get(pk=organization_id)
+            membership = viewer.organization(organization_id)
             lookup = call_search_remote(
-                organization=organization, filters=filters, user_id=int(request.user.pk or 0)
+                organization=organization,
+                filters=filters,
+                user_id=int(request.user.pk or 0),
+                restricted=membership is not None and membership.restricted,
             )
             if lookup.ran:
                 results = find()

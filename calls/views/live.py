@@ -13,9 +13,11 @@ from calls.presentation import call_row
 from calls.selectors.health import cache_health
 from calls.selectors.live import (
     STATUS_ENDED,
-    call_list,
+    call_page,
+    call_unconfirmed_since,
     highlight_rules_by_org,
     list_filters_parse,
+    organizations_unconfirmed,
 )
 from calls.selectors.viewer import feed_problems, feed_version_token, viewer_get, viewer_time_zone
 from calls.views.common import HtmxHttpRequest, live_headers, no_change_response, unchanged
@@ -32,11 +34,15 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
     if filters.status == STATUS_ENDED:
         # Recently ended calls age out of the window by the clock alone.
         extra += f":{int(now.timestamp() // 60)}"
+    # Calls turn unconfirmed by the clock alone too, when their organization's polls stop.
+    unconfirmed = organizations_unconfirmed(viewer=viewer, now=now)
+    extra += f":unconfirmed:{sorted(unconfirmed)}"
     version = feed_version_token(viewer=viewer, now=now, extra=extra)
     if unchanged(request, version):
         return no_change_response()
 
-    calls = call_list(user=request.user, viewer=viewer, filters=filters, now=now)
+    page = call_page(user=request.user, viewer=viewer, filters=filters, now=now)
+    calls = page.calls
     rules = highlight_rules_by_org(organization_ids={call.organization_id for call in calls})
     rows = [
         call_row(
@@ -44,6 +50,7 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
             role=viewer.role(call.organization_id),
             rules=rules.get(call.organization_id, ()),
             repeat_count=getattr(call, "earlier_count", 0),
+            unconfirmed_since=call_unconfirmed_since(call=call, unconfirmed=unconfirmed),
         )
         for call in calls
     ]
@@ -51,6 +58,8 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
     user_time_zone = viewer_time_zone(user=request.user, viewer=viewer)
     context = {
         "rows": rows,
+        # Every call the filters match: more than the list shows once it is full.
+        "total": page.total,
         # The wallboard lays its rows out in its own template.
         "rows_html": "" if wall else call_rows_html(rows=rows, time_zone=user_time_zone, now=now),
         "filters": filters,

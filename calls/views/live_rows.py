@@ -54,6 +54,7 @@ KEYED_ROW_FIELDS = frozenset(
         "repeat_count",
         "badges",
         "restricted",
+        "unconfirmed_since",
     }
 )
 
@@ -123,7 +124,7 @@ def call_rows_html(*, rows: Sequence[CallRow], time_zone: str, now: datetime) ->
     parts: list[str] = []
     for key, row in zip(keys, rows, strict=True):
         head, tail = cached[key]
-        timer = duration_text(((row.call.ended_at or now) - row.timer_start).total_seconds())
+        timer = duration_text(((row.timer_end or now) - row.timer_start).total_seconds())
         parts += (head, timer, tail)
     # Every part came out of call_row_html, which escapes every value, or is digits and colons.
     return mark_safe("".join(parts))  # noqa: S308

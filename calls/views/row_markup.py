@@ -31,7 +31,7 @@ _NO_HTML = SafeString()
 # The newline before the row, the blank line after it and the newline before the badges' </td>
 # are the layout of the template this replaced: the page is byte for byte what it printed.
 _ROW = (
-    '\n<tr class="call-row{highlighted}{ended}" data-call-id="{call_id}" data-caller="{number}"'
+    '\n<tr class="call-row{highlighted}{state}" data-call-id="{call_id}" data-caller="{number}"'
     ' data-campaign="{campaign}">\n'
     "{caller_cell}{dialled_cell}{duration_cell}"
     '  <td class="c-pinned" data-label="Fields">\n    {pinned}\n  </td>\n'
@@ -68,7 +68,7 @@ def call_row_html(row: CallRow, *, detail_url: str, duration: str) -> SafeString
     return format_escaped(
         _ROW,
         highlighted=" is-highlighted" if row.badges else "",
-        ended=" is-ended" if call.ended_at else "",
+        state=_row_state(row),
         call_id=call.pk,
         number=row.caller.number,
         campaign=clip(row.campaign, 60),
@@ -80,6 +80,12 @@ def call_row_html(row: CallRow, *, detail_url: str, duration: str) -> SafeString
         badges=badges_html(row),
         organization=call.organization.name,
     )
+
+
+def _row_state(row: CallRow) -> str:
+    if row.call.ended_at:
+        return " is-ended"
+    return " is-unconfirmed" if row.unconfirmed_since else ""
 
 
 def _caller_cell(row: CallRow, *, detail_url: str) -> SafeString:
@@ -119,14 +125,21 @@ def _second_line(text: str) -> SafeString:
 
 
 def _duration_cell(row: CallRow, *, duration: str) -> SafeString:
-    """The timer (the browser counts it from `data-since`) and when the call started or
-    ended, in the active time zone."""
-    ended_at = row.call.ended_at
+    """The timer (the browser counts it from `data-since`, up to `data-until` once the call
+    ended or while it is unconfirmed) and when the call started, ended or was last sighted,
+    in the active time zone."""
+    ended_at, unconfirmed_since, timer_end = row.call.ended_at, row.unconfirmed_since, row.timer_end
+    until = _NO_HTML
+    if timer_end is not None:
+        until = format_escaped(' data-until="{at}"', at=epoch_ms(timer_end))
     if ended_at:
-        until = format_escaped(' data-until="{at}"', at=epoch_ms(ended_at))
         started_or_ended = format_escaped("ended {at}", at=_clock_time(ended_at))
+    elif unconfirmed_since:
+        started_or_ended = format_escaped(
+            '<strong class="unconfirmed">unconfirmed since {at}</strong>',
+            at=_clock_time(unconfirmed_since, "H:i"),
+        )
     else:
-        until = _NO_HTML
         started_or_ended = format_escaped("since {at}", at=_clock_time(row.timer_start))
     return format_escaped(
         _DURATION_CELL,
@@ -143,9 +156,10 @@ def _iso_time(moment: datetime | None) -> str:
     return "" if moment is None else dateformat.format(localtime(moment), "c")
 
 
-def _clock_time(moment: datetime | None) -> str:
-    """The `time:"H:i:s"` filter: the time of day in the active time zone, "" for no time."""
-    return "" if moment is None else dateformat.time_format(localtime(moment), "H:i:s")
+def _clock_time(moment: datetime | None, pattern: str = "H:i:s") -> str:
+    """The `time:"H:i:s"` filter (or another pattern): the time of day in the active time
+    zone, "" for no time."""
+    return "" if moment is None else dateformat.time_format(localtime(moment), pattern)
 
 
 def _pinned_fields(pinned: tuple[Field, ...]) -> SafeString:

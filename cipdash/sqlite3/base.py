@@ -2,14 +2,19 @@
 
 Django assumes SQLite's historical 999-variable limit, which splits one poll's bulk insert
 into dozens of statements; modern SQLite builds allow far more, and asking the connection
-keeps a poll's statement count constant in the number of calls.
+keeps a poll's statement count constant in the number of calls. The database file and its
+companions are kept private to the user running cipdash.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+from typing import Any
 
 from django.db.backends.sqlite3 import base, features
+
+from cipdash.env import owner_only, private_file
 
 
 class DatabaseFeatures(features.DatabaseFeatures):
@@ -21,5 +26,23 @@ class DatabaseFeatures(features.DatabaseFeatures):
         return int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
+def _keep_private(database: Path) -> None:
+    """The database holds callers' numbers and data: this user only. SQLite gives the
+    write-ahead log and shared-memory files the database file's mode, so creating the file
+    0600 first covers them; older files are tightened."""
+    try:
+        private_file(database)
+    except OSError:
+        return  # SQLite's own error says better why the file cannot be opened
+    for suffix in ("-wal", "-shm"):
+        owner_only(database.with_name(database.name + suffix), 0o600)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     features_class = DatabaseFeatures
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        name = conn_params["database"]
+        if not self.creation.is_in_memory_db(name) and not str(name).startswith("file:"):
+            _keep_private(Path(name))
+        return super().get_new_connection(conn_params)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.admin.organizations import time_ago
+from calls.invoca import url_origin
 from calls.models import (
     ApiToken,
     AuditEvent,
@@ -206,7 +207,7 @@ def test_test_connection_gives_the_exact_reason(client, staff, feed):
     response = act(client, "test_connection", refused, tokenless)
     assert sorted(messages_of(response)) == [
         "Refused: token refused (401)",
-        "Tokenless: no active API token",
+        f"Tokenless: no active API token for {url_origin(feed.url)}",
     ]
     refused.refresh_from_db()
     assert refused.status == OrganizationStatus.OK  # a check never changes poll state

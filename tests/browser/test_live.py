@@ -10,11 +10,12 @@ import pytest
 from django.contrib.sessions.models import Session as DjangoSession
 from playwright.sync_api import expect
 
-from calls.models import ApiToken, Call, OrganizationStatus
+from calls.models import Call, OrganizationStatus
 from calls.sandbox.server import SandboxFeed
 from calls.services import organization_poll
 from tests.browser.conftest import Session, db_lock, ingest
 from tests.browser.scenario import floor_create, live_call
+from tests.factories import ApiTokenFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OpenSession = Callable[..., Session]
@@ -168,9 +169,7 @@ def test_stale_feed_banner_appears_when_the_feed_dies(open_session: OpenSession)
             org.api_base_url = feed.url
             org.poll_interval_seconds = 1.0
             org.save(update_fields=["api_base_url", "poll_interval_seconds"])
-            token = ApiToken(organization=org)
-            token.set_secret("sandbox-token-1234")
-            token.save()
+            ApiTokenFactory.create(organization=org, secret="sandbox-token-1234")
             assert organization_poll(organization=org).clean
         session = open_session(floor.agent)
         session.goto("/")

@@ -12,11 +12,11 @@ from typing import TypeVar
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from calls import tasks
 from calls.models import Call, CallSnapshot, PollOutcome, PollRun
-from cipdash.celery import app
 from tests.faults.processes import CeleryWorker, shared_database_environment, wait_until
 from tests.servers import RedisServer
 
@@ -62,13 +62,10 @@ def test_two_workers_on_one_organization_make_one_request(feed, make_org):
 
 @pytest.fixture
 def eager_tasks() -> Iterator[None]:
-    """A tick runs its polls inline, in the thread of the beat that claimed them."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
+    """A tick runs its polls inline, in the thread of the beat that claimed them. (Set in
+    Django's settings, where the app reads its CELERY_ configuration.)"""
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
         yield
-    finally:
-        app.conf.task_always_eager = previous
 
 
 @pytest.mark.usefixtures("eager_tasks")

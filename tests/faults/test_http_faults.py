@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from calls import services, tasks
+from calls.invoca import url_origin
 from calls.models import Call, CallSnapshot, OrganizationStatus, PollOutcome, PollRun
 from calls.services.polling import backoff_seconds
 from tests.faults.support import POLL_TIME_BOUND, ended_count, poll
@@ -88,10 +89,16 @@ def test_rate_limit_obeys_retry_after(feed, make_org, as_date):
 # ----- server errors and network failures ----------------------------------------------------
 
 
+def _base_url_move(org, url):
+    """Point the organization at `url` with its token entered again for it."""
+    org.organization.api_base_url = url
+    org.organization.save(update_fields=["api_base_url"])
+    org.organization.tokens.update(origin=url_origin(url))
+
+
 def _fault_base_url(url):
     def arrange(feed, org):
-        org.organization.api_base_url = url
-        org.organization.save(update_fields=["api_base_url"])
+        _base_url_move(org, url)
 
     return arrange
 
@@ -128,7 +135,8 @@ NETWORK_FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(NETWORK_FAULTS))
-def test_unavailable_backs_off_bounded_and_recovers(feed, make_org, fault):
+def test_unavailable_backs_off_bounded_and_recovers(feed, make_org, fault, settings):
+    settings.INVOCA_ALLOWED_HOSTS = [*settings.INVOCA_ALLOWED_HOSTS, UNRESOLVABLE_HOST]
     org = make_org(clean_misses_to_end=1)
     assert poll(org).clean
     NETWORK_FAULTS[fault](feed, org)
@@ -150,8 +158,7 @@ def test_unavailable_backs_off_bounded_and_recovers(feed, make_org, fault):
     assert ended_count() == 0
 
     feed.clear_faults()
-    org.organization.api_base_url = feed.url
-    org.organization.save(update_fields=["api_base_url"])
+    _base_url_move(org, feed.url)
     assert poll(org).clean
     state = org.fresh()
     assert (state.status, state.consecutive_failures) == (OrganizationStatus.OK, 0)

@@ -21,6 +21,7 @@ from calls import services, tasks
 from calls.models import Call, CallSnapshot, PollOutcome, PollRun
 from calls.sandbox import bulk_payload
 from tests.factories import UserFactory
+from tests.faults.locks import poll_lock_expire
 from tests.faults.processes import (
     ROOT,
     CeleryWorker,
@@ -64,7 +65,9 @@ def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
     assert state.feed_version == state_before.feed_version
     assert state.last_attempt_at is None and state.last_success_at is None
 
-    # The database is whole and writable: the next poll ingests everything once.
+    # The database is whole and writable: once the dead worker's lock has run out, the next
+    # poll ingests everything once.
+    poll_lock_expire(org.organization.pk)
     attempt = poll(org)
     assert attempt.clean and attempt.counts.new == 300
     assert Call.objects.count() == 300 and CallSnapshot.objects.count() == 300

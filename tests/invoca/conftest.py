@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from calls.invoca import CallFilters, CurrentCallsRequest
+from calls.invoca import INVOCA_HOSTS, CallFilters, CurrentCallsRequest, url_origin
 from calls.sandbox.server import SandboxFeed
 
 # A copy of shared/invoca-samples.json, so the suite does not depend on files outside the repo.
@@ -18,6 +18,8 @@ SAMPLES_PATH = Path(__file__).with_name("invoca-samples.json")
 FEED_ORG = "1001"
 FEED_TOKEN = "sbx-token-1001-Zq8"
 DEFAULT_TOKEN = "raw-token-abc123"
+# Invoca's hosts (mocked), the sandbox feeds on loopback and names that never resolve.
+TEST_HOSTS = (*INVOCA_HOSTS, "127.0.0.1", "*.invalid")
 
 
 def samples() -> dict[str, Any]:
@@ -30,6 +32,9 @@ def make_request(
     filters: CallFilters | None = None,
     **timing: Any,
 ) -> CurrentCallsRequest:
+    """A request whose token was entered for `base_url` (unless `token_origin` says other)."""
+    timing.setdefault("token_origin", url_origin(base_url))
+    timing.setdefault("allowed_hosts", TEST_HOSTS)
     return CurrentCallsRequest(
         base_url=base_url,
         organization_type="Network",

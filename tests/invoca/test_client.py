@@ -75,6 +75,7 @@ def test_organization_type_must_be_exactly_network_or_advertiser(api, organizati
         organization_type=organization_type,
         organization_id="1001",
         token=TOKEN,
+        token_origin="https://invoca.net:443",
     )
     with pytest.raises(InvalidRequest):
         current_calls_fetch(request)
@@ -89,6 +90,7 @@ def test_advertiser_type_is_sent_capitalised(api):
             organization_type="Advertiser",
             organization_id="77",
             token=TOKEN,
+            token_origin="https://invoca.net:443",
         )
     )
     assert parse_qs(urlsplit(api.calls[0].request.url).query)["organization_type"] == ["Advertiser"]

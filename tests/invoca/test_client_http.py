@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -56,11 +57,12 @@ def test_a_bearer_prefixed_token_is_not_what_the_api_wants(feed):
         current_calls_fetch(make_request(base_url=feed.url, token=f"Bearer {FEED_TOKEN}"))
 
 
-def test_slow_answer_hits_the_read_timeout(feed):
+def test_slow_answer_hits_the_read_timeout(feed, caplog):
     feed.set_fault("slow", delay=3.0)
     error, took = timed_failure(feed, Unavailable, **FAST)
     assert took < 2.0
-    assert "0.5" in str(error)
+    assert str(error) == f"could not connect to {urlsplit(feed.url).netloc}"
+    assert "read timeout (ReadTimeout)" in caplog.text  # the kind of failure: log only
 
 
 def test_hanging_server_hits_the_read_timeout(feed):
@@ -106,12 +108,12 @@ def test_connection_closed_without_an_answer(feed):
 def test_refused_connection():
     port = free_port()  # nothing listens here
     error, took = timed_failure_url(f"http://127.0.0.1:{port}/api/2022-08-01")
-    assert "refused" in str(error) and took < 2.0
+    assert str(error) == f"could not connect to 127.0.0.1:{port}" and took < 2.0
 
 
 def test_host_name_that_does_not_resolve():
     error, _ = timed_failure_url("http://no-such-host.invalid/api/2022-08-01")
-    assert "resolved" in str(error)
+    assert str(error) == "could not resolve the host name of no-such-host.invalid"
 
 
 def test_a_resolver_that_does_not_answer_is_cut_off_at_the_total_deadline(monkeypatch):
@@ -125,7 +127,7 @@ def test_a_resolver_that_does_not_answer_is_cut_off_at_the_total_deadline(monkey
     monkeypatch.setattr(socket, "getaddrinfo", stalled)
     error, took = timed_failure_url("http://stalled-dns.invalid/api/2022-08-01")
     assert took < 1.6  # FAST: a total of 1 s
-    assert "not complete after 1 s" in str(error) or "resolved" in str(error)
+    assert "not complete after 1 s" in str(error) or "resolve" in str(error)
 
 
 def test_a_listener_that_never_accepts_hits_a_timeout():

@@ -107,10 +107,11 @@ def test_a_netrc_entry_never_replaces_the_token(feed, tmp_path, monkeypatch):
     assert fetch(feed).clean
 
 
-def test_the_proxy_the_environment_names_is_used(feed, monkeypatch):
+def test_the_proxy_the_environment_names_is_used(feed, monkeypatch, caplog):
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    with pytest.raises(Unavailable, match="refused"):
+    with pytest.raises(Unavailable, match="could not connect"):
         fetch(feed)
+    assert "(ProxyError)" in caplog.text
     assert feed.request_count(FEED_ORG) == 0

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 import tempfile
@@ -47,16 +48,34 @@ def production_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
+def single_box_environment(base: Path, **overrides: str) -> dict[str, str]:
+    """An install on the embedded database with DEBUG off: production too. Its data directory
+    (under `base`) does not exist yet."""
+    production = production_environment()
+    env = {
+        name: production[name]
+        for name in ("PATH", "HOME", "PYTHONPATH", "DJANGO_SETTINGS_MODULE", "SECRET_KEY")
+    }
+    env["CIPDASH_DATA_DIR"] = str(base / "data")
+    env.update({"DEBUG": "false", "ALLOWED_HOSTS": "calls.example.com"})
+    env.update(overrides)
+    return env
+
+
 def run_python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
 
 
-def production_settings(**overrides: str) -> dict[str, Any]:
-    done = run_python(production_environment(**overrides), "-c", _SETTINGS_PROBE)
+def settings_seen(env: dict[str, str]) -> dict[str, Any]:
+    done = run_python(env, "-c", _SETTINGS_PROBE)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def production_settings(**overrides: str) -> dict[str, Any]:
+    return settings_seen(production_environment(**overrides))
 
 
 def test_check_deploy_is_clean_with_production_settings():
@@ -65,6 +84,38 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout + done.stderr
+
+
+def test_check_deploy_is_clean_on_the_embedded_database_with_debug_off(tmp_path):
+    env = single_box_environment(tmp_path)
+    done = run_python(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout + done.stderr
+    data_dir = Path(env["CIPDASH_DATA_DIR"])
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "token_key").stat().st_mode) == 0o600
+
+
+HTTPS_ONLY = ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
+
+
+def test_https_only_whenever_debug_is_off_whatever_the_database(tmp_path):
+    for seen in (settings_seen(single_box_environment(tmp_path)), production_settings()):
+        assert all(seen[name] is True for name in HTTPS_ONLY)
+        assert seen["SECURE_HSTS_SECONDS"] == 365 * 24 * 3600
+
+    debugging = settings_seen(single_box_environment(tmp_path, DEBUG="true"))
+    assert not any(debugging[name] for name in HTTPS_ONLY)
+    assert debugging["SECURE_HSTS_SECONDS"] == 0
+
+    # A plain-http LAN turns each off explicitly.
+    lan = settings_seen(
+        single_box_environment(
+            tmp_path, SECURE_HSTS_SECONDS="0", **dict.fromkeys(HTTPS_ONLY, "off")
+        )
+    )
+    assert not any(lan[name] for name in HTTPS_ONLY)
+    assert lan["SECURE_HSTS_SECONDS"] == 0
 
 
 def test_production_defaults_are_strict_and_configurable():

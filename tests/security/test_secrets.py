@@ -131,6 +131,7 @@ def test_reprs_and_errors_hide_the_token(make_org):
         organization_type="Network",
         organization_id=org.invoca_id,
         token=org.token,
+        token_origin="https://invoca.net:443",
     )
     for text in (repr(token), str(token), repr(request), str(request), repr(org.organization)):
         assert org.token not in text

@@ -9,7 +9,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from calls.invoca import Unavailable, current_calls_parse
+from calls.invoca import Unavailable, current_calls_parse, url_origin
 from calls.models import CallSnapshot, OrganizationStatus, PollKind, PollRun
 from calls.services import organization_poll, poll_failure_record, poll_result_ingest
 from calls.services.polling import backoff_seconds
@@ -60,6 +60,7 @@ def test_without_an_active_token_the_organization_is_auth_failed(org):
 def test_an_unusable_base_url_is_not_mistaken_for_a_token_problem(org):
     org.api_base_url = "ftp://invoca.net/api"
     org.save()
+    org.tokens.update(origin=url_origin(org.api_base_url))  # as if entered for that URL
     attempt = organization_poll(organization=org)
     assert attempt.run.outcome == "rejected"
     org.refresh_from_db()

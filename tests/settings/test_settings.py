@@ -32,6 +32,8 @@ print(json.dumps({
     "keys": len(s.TOKEN_ENCRYPTION_KEYS),
     "secret_key_length": len(s.SECRET_KEY),
     "tick": s.POLL_TICK_SECONDS,
+    "static_root": str(s.STATIC_ROOT),
+    "proxy_count": s.PROXY_COUNT,
 }))
 """
 PRODUCTION = {
@@ -110,6 +112,8 @@ def test_production_from_the_environment():
         ({"POLL_MAX_RESPONSE_BYTES": "1.5"}, "POLL_MAX_RESPONSE_BYTES"),
         ({"PURGE_HOUR_UTC": "24"}, "PURGE_HOUR_UTC"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"PROXY_COUNT": "-1"}, "PROXY_COUNT"),
+        ({"PROXY_COUNT": "one"}, "PROXY_COUNT"),
         ({"CIPDASH_DATA_DIR": "/proc/cipdash-cannot-be-here"}, "CIPDASH_DATA_DIR"),
     ],
 )
@@ -118,6 +122,20 @@ def test_bad_values_fail_at_start_up_naming_the_variable(change, variable):
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "ImproperlyConfigured" in last and variable in last, done.stderr
+
+
+def test_static_files_for_the_proxy_can_live_outside_the_private_data_directory(tmp_path):
+    seen = probe({"CIPDASH_DATA_DIR": str(tmp_path / "data")})
+    assert seen["static_root"] == str(tmp_path / "data" / "static")
+    assert seen["proxy_count"] == 0  # X-Forwarded-For ignored unless proxies are declared
+    public = probe(
+        {
+            "CIPDASH_DATA_DIR": str(tmp_path / "data"),
+            "STATIC_ROOT": str(tmp_path / "www"),
+            "PROXY_COUNT": "2",
+        }
+    )
+    assert (public["static_root"], public["proxy_count"]) == (str(tmp_path / "www"), 2)
 
 
 def test_secrets_are_not_required_without_a_production_database(tmp_path):
@@ -134,3 +152,76 @@ def test_sqlite_database_url_keeps_the_batching_backend(tmp_path):
         }
     )
     assert seen["engine"] == "cipdash.sqlite3"
+
+
+# Opens the database and writes to it, holding the connection so the write-ahead log and
+# shared-memory files exist while their modes are read.
+MODES_PROBE = """
+import json, os, stat, django
+django.setup()
+from django.conf import settings
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE IF NOT EXISTS probe (x)")
+    cursor.execute("INSERT INTO probe VALUES (1)")
+names = ["", "cipdash.sqlite3", "cipdash.sqlite3-wal", "cipdash.sqlite3-shm", "secret_key",
+         "token_key"]
+print(json.dumps({
+    name: stat.S_IMODE(os.stat(os.path.join(settings.DATA_DIR, name)).st_mode)
+    for name in names
+}))
+"""
+PRIVATE_MODES = {
+    "": 0o700,
+    "cipdash.sqlite3": 0o600,
+    "cipdash.sqlite3-wal": 0o600,
+    "cipdash.sqlite3-shm": 0o600,
+    "secret_key": 0o600,
+    "token_key": 0o600,
+}
+
+
+def private_modes(data_dir: Path) -> dict[str, int]:
+    done = run(MODES_PROBE, {"CIPDASH_DATA_DIR": str(data_dir)})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_new_data_directory_is_private(tmp_path):
+    assert private_modes(tmp_path / "nested" / "data") == PRIVATE_MODES
+
+
+def test_an_existing_data_directory_of_ours_is_made_private(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    first = private_modes(data_dir)  # a database and secrets, as an earlier version left them
+    assert first == PRIVATE_MODES
+    for name in ("", "cipdash.sqlite3", "secret_key", "token_key"):
+        (data_dir / name).chmod(0o755 if name == "" else 0o644)
+    # Write-ahead log files a process that died mid-work left behind, readable by everyone.
+    died = run(
+        "import os, sqlite3; connection = sqlite3.connect(os.environ['DB']);"
+        " connection.execute('PRAGMA wal_autocheckpoint=0');"
+        " connection.execute('INSERT INTO probe VALUES (2)'); connection.commit(); os._exit(0)",
+        {"DB": str(data_dir / "cipdash.sqlite3")},
+    )
+    assert died.returncode == 0, died.stderr
+    for suffix in ("-wal", "-shm"):
+        leftover = data_dir / f"cipdash.sqlite3{suffix}"
+        assert leftover.stat().st_size > 0  # SQLite itself resets the mode of empty ones
+        leftover.chmod(0o644)
+    assert private_modes(data_dir) == PRIVATE_MODES
+
+
+def test_a_shared_directory_named_as_the_data_directory_keeps_its_mode(tmp_path):
+    # CIPDASH_DATA_DIR pointed at a place other programs use: its mode is not cipdash's to
+    # change, while what cipdash writes there is still private.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    (shared / "someone-elses.conf").touch()
+    modes = private_modes(shared)
+    assert modes[""] == 0o755
+    assert {name: mode for name, mode in modes.items() if name} == {
+        name: mode for name, mode in PRIVATE_MODES.items() if name
+    }

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.models import ApiToken, Call, PollKind, PollRun
+from calls.models import Call, PollKind, PollRun
 from calls.sandbox.server import SandboxFeed
-from tests.factories import call_payload
+from tests.factories import ApiTokenFactory, call_payload
 from tests.views.conftest import ECP, World, ingest
 
 HTMX = {"HX-Request": "true"}
@@ -137,9 +137,7 @@ def test_refresh_now_asks_invoca_once_per_window_and_ends_nothing(world: World) 
         )
         world.home.api_base_url = feed.url
         world.home.save(update_fields=["api_base_url"])
-        token = ApiToken(organization=world.home)
-        token.set_secret("home-token-9876")
-        token.save()
+        ApiTokenFactory.create(organization=world.home, secret="home-token-9876")
         ingest(world.home, [call_payload("HOME1"), call_payload("OTHER")])
         client = world.client_for("agent")
         response = client.post(f"/calls/{world.call.pk}/refresh/", follow=True)
@@ -188,9 +186,7 @@ def test_find_asks_invoca_when_the_database_has_nothing(world: World) -> None:
         feed.population.add_call(world.home.invoca_id, call_payload("REMOTE1"))
         world.home.api_base_url = feed.url
         world.home.save(update_fields=["api_base_url"])
-        token = ApiToken(organization=world.home)
-        token.set_secret("home-token-5555")
-        token.save()
+        ApiTokenFactory.create(organization=world.home, secret="home-token-5555")
         response = world.client_for("agent").post(
             "/calls/find/", {"organization": world.home.pk, "transaction_id": "REMOTE1"}
         )

@@ -257,9 +257,25 @@ def test_the_timer_text_follows_the_clock_on_cached_rows(
 
     assert timer() in region(world, "agent")
     clock.advance(65)
+    # The feed kept answering: the call is still confirmed, and its timer runs.
+    Organization.objects.filter(pk=world.home.pk).update(last_success_at=clock.at)
     renders.clear()
     assert timer() in region(world, "agent")
     assert renders == []
+
+
+def test_an_unconfirmed_calls_timer_stops_at_its_last_sighting(world: World, clock: Clock) -> None:
+    """No poll for a minute: the row says since when the call is unconfirmed, and its
+    timer (cached or not) stays where the feed last showed the call."""
+    start, seen = world.call.bridge_start_time, world.call.last_seen_at
+    assert start is not None
+    stopped = f">{duration_text((seen - start).total_seconds())}</time>"
+    clock.advance(65)
+    body = same_as_fresh(world, "agent")
+    assert stopped in body
+    assert "unconfirmed since" in body and 'class="call-row is-unconfirmed"' in body
+    clock.advance(60)
+    assert stopped in region(world, "agent")
 
 
 @pytest.mark.usefixtures("clock")

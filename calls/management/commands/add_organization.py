@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--token", help="API token (or use --token-file)")
         parser.add_argument("--token-file", help="read the token from this file ('-': stdin)")
         parser.add_argument(
-            "--base-url", help="API base URL (default https://invoca.net/api/2022-08-01)"
+            "--base-url",
+            help="API base URL (default https://invoca.net/api/2022-08-01); its host must be "
+            "one of INVOCA_ALLOWED_HOSTS, and the token is sent to its origin only",
         )
         parser.add_argument(
             "--poll-interval", type=_seconds, help="seconds between polls (default 5)"

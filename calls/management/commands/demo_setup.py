@@ -7,10 +7,12 @@ import string
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from calls.services.demo import (
+    DEMO_FEED_HOST,
     DEMO_FEED_URL,
     DEMO_LOGINS,
     DEMO_ORGANIZATIONS,
@@ -57,7 +59,13 @@ class Command(BaseCommand):
                 "to add it anyway."
             )
         passwords = {login.username: demo_password(login.username) for login in DEMO_LOGINS}
-        organizations = demo_install(passwords=passwords, now=timezone.now())
+        try:
+            organizations = demo_install(passwords=passwords, now=timezone.now())
+        except ValidationError as exc:  # the sandbox's address is not an allowed host
+            raise CommandError(
+                f"{' '.join(exc.messages)}. `make run` lists the sandbox feed's "
+                f"{DEMO_FEED_HOST} in INVOCA_ALLOWED_HOSTS; set it likewise to run this by hand."
+            ) from None
         names = {organization.invoca_id: organization.name for organization in organizations}
 
         write = self.stdout.write

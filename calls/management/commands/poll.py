@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from calls import services
 from calls.models import Organization, PollKind, PollRun
-from calls.services.poll_lock import organization_poll_lock
 
 
 class Command(BaseCommand):
@@ -31,18 +30,17 @@ class Command(BaseCommand):
                 raise CommandError("no enabled organization to poll")
         all_clean = True
         for organization in organizations:
-            # Wait for a scheduled poll in flight rather than overlap it.
-            with organization_poll_lock(
-                organization_id=organization.pk, wait_seconds=settings.POLL_TOTAL_TIMEOUT
-            ) as held:
-                if not held:
-                    self.stdout.write(f"{_name(organization)}: locked by a poll that never ended")
-                    all_clean = False
-                    continue
-                organization.refresh_from_db()
+            try:
+                # Wait for a scheduled poll in flight rather than overlap it.
                 attempt = services.organization_poll(
-                    organization=organization, kind=PollKind.MANUAL
+                    organization=organization,
+                    kind=PollKind.MANUAL,
+                    wait_seconds=settings.POLL_TOTAL_TIMEOUT,
                 )
+            except services.PollInProgress:
+                self.stdout.write(f"{_name(organization)}: locked by a poll that never ended")
+                all_clean = False
+                continue
             all_clean &= attempt.clean
             self.stdout.write(_line(organization, attempt.run))
         if not all_clean:
