@@ -91,7 +91,6 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["name"]
         indexes = [models.Index(fields=["enabled", "next_poll_at"])]
 
     def __str__(self) -> str:
@@ -124,7 +123,6 @@ class ApiToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["-active", "-created_at"]
         verbose_name = "API token"
 
     def __str__(self) -> str:
@@ -201,9 +199,6 @@ class HighlightRule(models.Model):
     label = models.CharField(max_length=40)
     colour = models.CharField(max_length=10, choices=Colour.choices, default=Colour.RED)
     position = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return f"{self.field} {self.operator} {self.value} → {self.label}"
@@ -326,7 +321,6 @@ class CallSnapshot(models.Model):
     payload = models.TextField(default="{}", help_text="The call's JSON as Invoca sent it.")
 
     class Meta:
-        ordering = ["observed_at", "id"]
         indexes = [models.Index(fields=["call", "observed_at"])]
 
     def __str__(self) -> str:
@@ -376,7 +370,6 @@ class PollRun(models.Model):
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:
-        ordering = ["-started_at"]
         indexes = [models.Index(fields=["organization", "-started_at"])]
 
     def __str__(self) -> str:
@@ -426,9 +419,6 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=50, blank=True)
     summary = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.summary}"
