@@ -121,7 +121,8 @@ def _populate(*, name: str, snapshots: int, vary: bool = False) -> Any:
 def _export_text(organization: Any) -> Iterator[str]:
     from calls.export.rows import export_lines
     from calls.models import Call
-    from calls.selectors.export import ExportFilters, export_source
+    from calls.selectors.export import export_source
+    from calls.selectors.filters import ExportFilters
 
     source = export_source(
         calls=Call.objects.filter(organization=organization),

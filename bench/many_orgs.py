@@ -152,11 +152,11 @@ class CpuUse:
 
 
 def _slots_stagger(organizations: list[Any], *, interval: float, start: datetime) -> None:
-    from calls.models import Organization
+    from calls.models import OrganizationPollState
 
     count = len(organizations)
     for position, organization in enumerate(organizations):
-        Organization.objects.filter(pk=organization.pk).update(
+        OrganizationPollState.objects.filter(pk=organization.pk).update(
             next_poll_at=start + timedelta(seconds=interval * position / count)
         )
 

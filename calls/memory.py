@@ -5,6 +5,11 @@ parsed calls, the rows to write). Each allocation burst triggers collections tha
 young object, and now and then all of them, and free nothing: none of these objects is part of a
 cycle. That walking was about a third of the time of a large poll. Reference counting frees
 everything as usual while the collector waits.
+
+The one place that pauses it is the whole poll or lookup (calls.services.polling), from the
+request to the commit: switched back on while the decoded body is still alive, the collector's
+first pass would walk all of it. Parsing and writing do not pause it themselves: the other
+reader of answers, Test connection, parses one answer and writes nothing.
 """
 
 from __future__ import annotations

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Case, F, When
+from django.db.models import Case, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce, Greatest
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.views.decorators.debug import sensitive_variables
 
 from calls.crypto import secret_decrypt, secret_encrypt
@@ -37,10 +39,10 @@ class OrganizationStatus(models.TextChoices):
     DISABLED = "disabled"
 
 
-_POLL_WRITTEN = frozenset({"sighted_at", "answer_started_at"})
-
-
 class Organization(models.Model):
+    """An Invoca account and the settings an admin edits for it. What polling writes about
+    it lives apart, in its OrganizationPollState (`poll_state`)."""
+
     name = models.CharField(max_length=200)
     organization_type = models.CharField(max_length=10, choices=OrganizationType.choices)
     invoca_id = models.CharField(
@@ -68,8 +70,25 @@ class Organization(models.Model):
         blank=True,
         help_text="Custom data field names shown as columns on the live list.",
     )
+    created_at = models.DateTimeField(auto_now_add=True)
 
-    # Poll state, written only by calls.services.
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization_type} {self.invoca_id})"
+
+
+class OrganizationPollState(models.Model):
+    """What polling writes about an organization: a row of its own, so that an admin saving
+    the organization's settings (a form read before the latest poll) can never move it back.
+    Written by calls.services only (the poller, and the enable switch and token changes
+    through calls.services.organizations); created with its organization.
+
+    `status` is the feed's state as the pages show it. `disabled` mirrors the admin's
+    Organization.enabled: the enable switch sets both in one transaction, so that a page
+    reading the poll state alone knows that nobody polls the organization."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="poll_state"
+    )
     status = models.CharField(
         max_length=12, choices=OrganizationStatus.choices, default=OrganizationStatus.OK
     )
@@ -78,37 +97,33 @@ class Organization(models.Model):
     last_success_at = models.DateTimeField("last clean poll", null=True, blank=True)
     # When the latest answer was applied: the last sighting of every call marked
     # sighting_current, so that a poll that changes nothing rewrites no call row.
-    sighted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    sighted_at = models.DateTimeField(null=True, blank=True)
+    # When the request behind the latest applied answer started: an answer whose request
+    # started earlier is older than what the calls already show and is never applied.
+    answer_started_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     # Bumped in the same transaction as any change to the org's calls, so pages can answer
     # "nothing changed" from one indexed read.
     feed_version = models.BigIntegerField(default=0)
-    # When the request behind the latest applied answer started: an answer whose request
-    # started earlier is older than what the calls already show and is never applied.
-    answer_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["enabled", "next_poll_at"])]
+        verbose_name = "poll state"
+        indexes = [models.Index(fields=["next_poll_at"])]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.organization_type} {self.invoca_id})"
+        return f"{self.organization_id} {self.status}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # sighted_at is the poll's own (calls.services.ingest): saving a copy read before the
-        # latest poll, as a form does, must not move it back.
-        if not self._state.adding and not kwargs.get("force_insert") and not args:
-            kwargs.setdefault(
-                "update_fields",
-                [
-                    field.name
-                    for field in self._meta.concrete_fields
-                    if not field.primary_key and field.name not in _POLL_WRITTEN
-                ],
-            )
-        super().save(*args, **kwargs)
+
+@receiver(post_save, sender=Organization)
+def _poll_state_create(
+    sender: type[Organization], instance: Organization, created: bool, **_: Any
+) -> None:
+    """Every organization has its poll state, however it was made (a service, the admin, a
+    test's factory)."""
+    if created:
+        OrganizationPollState.objects.create(organization=instance)
 
 
 class ApiToken(models.Model):
@@ -210,6 +225,14 @@ class CallEndReason(models.TextChoices):
     UNCONFIRMED = "unconfirmed", "not confirmed by the feed"
 
 
+class CallQuerySet(models.QuerySet["Call"]):
+    def with_last_seen(self) -> Self:
+        """Each call with `last_seen`, its true last sighting: the way to read, filter or
+        order by when a call was last seen (its last_seen_at column may lag). Filter with
+        Q(last_seen__…): type checkers know only the model's own fields as keywords."""
+        return self.annotate(last_seen=call_last_seen())
+
+
 class Call(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="calls")
     transaction_id = models.CharField(max_length=64)
@@ -237,7 +260,8 @@ class Call(models.Model):
     raw_size = models.PositiveIntegerField(default=0, editable=False)
     first_seen_at = models.DateTimeField()
     # Exact unless sighting_current: a call in its organization's latest answer was last seen
-    # at organization.sighted_at (read it through call_last_seen()).
+    # at the organization's poll_state.sighted_at, so that a poll that changes nothing
+    # rewrites no call row. Read the true last sighting with Call.objects.with_last_seen().
     last_seen_at = models.DateTimeField()
     sighting_current = models.BooleanField(default=False, editable=False)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -245,6 +269,8 @@ class Call(models.Model):
         max_length=12, choices=CallEndReason.choices, blank=True, editable=False
     )
     missed_polls = models.PositiveIntegerField(default=0)
+
+    objects = CallQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -278,12 +304,29 @@ def call_last_seen(*, path: str = "") -> Greatest:
             Case(
                 When(
                     **{f"{path}sighting_current": True},
-                    then=F(f"{path}organization__sighted_at"),
+                    then=F(f"{path}organization__poll_state__sighted_at"),
                 )
             ),
             written,
         ),
         output_field=models.DateTimeField(),
+    )
+
+
+def call_last_seen_in_update() -> Case:
+    """call_last_seen() for an UPDATE of calls, which cannot join: the organization's poll
+    state read by a subquery."""
+    sighted_at = Subquery(
+        OrganizationPollState.objects.filter(pk=OuterRef("organization_id"))
+        .order_by()
+        .values("sighted_at")[:1]
+    )
+    return Case(
+        When(
+            sighting_current=True,
+            then=Greatest(F("last_seen_at"), Coalesce(sighted_at, F("last_seen_at"))),
+        ),
+        default=F("last_seen_at"),
     )
 
 

@@ -1,4 +1,8 @@
-"""Thin Celery tasks: each claims what it needs and calls one service."""
+"""Thin Celery tasks: each takes keyword arguments only and calls one service.
+
+A task is named after what it runs, with `_task`, apart from the service it calls. The names
+the broker knows (`name=`) stay as they are, without it: a renamed one would leave the
+messages already queued, and beat's schedule in a running process, with no task to run."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ log = logging.getLogger("calls.tasks")
 
 
 @shared_task(name="calls.tasks.polls_dispatch", ignore_result=True)
-def polls_dispatch() -> int:
+def polls_dispatch_task() -> int:
     """Beat tick (run in the beat process itself, see cipdash.celery.PollingScheduler): hand
     the workers one poll for each organization whose slot comes before the next tick."""
     now = timezone.now()
@@ -33,9 +37,8 @@ def polls_dispatch() -> int:
     for slot in claimed:
         # A slot missed in downtime is served now; the others when they come.
         starts_at = max(slot.due_at, now)
-        organization_poll.apply_async(
-            args=(slot.organization_id,),
-            kwargs={"slot": starts_at.isoformat()},
+        organization_poll_task.apply_async(
+            kwargs={"organization_id": slot.organization_id, "slot": starts_at.isoformat()},
             # The worker holds the task until its slot: polls start on time, not at the tick.
             eta=starts_at,
             # A poll still waiting once its interval has passed is obsolete: the next slot's
@@ -56,8 +59,9 @@ _POLL_SOFT_TIME_LIMIT, _POLL_TIME_LIMIT = poll_task_time_limits()
     soft_time_limit=_POLL_SOFT_TIME_LIMIT,
     time_limit=_POLL_TIME_LIMIT,
 )
-def organization_poll(organization_id: int, slot: str = "") -> str:
-    """Poll one organization for its slot, under its lock so polls never overlap."""
+def organization_poll_task(*, organization_id: int, slot: str = "") -> str:
+    """Poll one organization for its slot (ISO 8601; empty: due now); the service decides
+    whether the slot is still to be polled."""
     return services.organization_poll_slot(
         organization_id=organization_id, slot_at=_slot_time(slot)
     )
@@ -71,19 +75,19 @@ def _slot_time(slot: str) -> datetime | None:
 
 
 @shared_task(name="calls.tasks.calls_purge", ignore_result=True)
-def calls_purge() -> int:
+def calls_purge_task() -> int:
     """The daily retention purge (it ends unconfirmed calls first, so none waits for it)."""
     return services.calls_purge(now=timezone.now()).total.calls
 
 
 @shared_task(name="calls.tasks.calls_end_unconfirmed", ignore_result=True)
-def calls_end_unconfirmed() -> int:
+def calls_end_unconfirmed_task() -> int:
     """Beat's frequent check (cipdash.celery): live calls past confirmation end soon after
     CALL_UNCONFIRMED_END_SECONDS, not at the next daily purge."""
     return sum(services.calls_end_unconfirmed(now=timezone.now()).values())
 
 
 @shared_task(name="calls.tasks.database_checkpoint", ignore_result=True)
-def database_checkpoint() -> None:
+def database_checkpoint_task() -> None:
     """Beat's periodic SQLite checkpoint (cipdash.celery), so that no poll's commit runs one."""
     services.database_checkpoint()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from calls import export_views, views
+from calls import views
 
 app_name = "calls"
 
@@ -11,5 +11,5 @@ urlpatterns = [
     path("settings/", views.preferences, name="preferences"),
     path("calls/<int:call_id>/", views.call_detail, name="detail"),
     path("calls/<int:call_id>/refresh/", views.call_refresh_now, name="refresh"),
-    path("export.csv", export_views.calls_export, name="export"),
+    path("export.csv", views.calls_export_csv, name="export"),
 ]

@@ -5,6 +5,11 @@ Kombu creates a message's file and only then writes it. A worker listing the que
 between takes the empty file, cannot decode it and stops (and the message is lost): `make
 run` ended that way under load. Here a message is written under a name no worker takes,
 then renamed into place, which is atomic within a folder.
+
+This overrides kombu's private `Channel._put` and relies on its `_get` taking only names
+ending "<queue>.msg": kombu is pinned to 5.7 (pyproject.toml), tests/settings/test_broker.py
+runs the override against kombu's own reader and tests/test_upstream_shapes.py checks the
+method's shape.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def _schedule(sender: Celery, **_: object) -> None:
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect
-def _database_connections_check(sender: Task | None = None, **_: object) -> None:
+def _database_connections_check(sender: Task[Any, Any] | None = None, **_: object) -> None:
     """Around each task, as Django does around each request: close this thread's database
     connection only once broken or older than CONN_MAX_AGE. (Celery's own default reconnects
     for every task, which cost a poll more than its work; settings turn that off.)"""
@@ -91,13 +91,13 @@ class PollingScheduler(PersistentScheduler):
             self.reserve(entry)
         from django.db import close_old_connections
 
-        from calls.tasks import polls_dispatch
+        from calls.tasks import polls_dispatch_task
 
         # Beat lives for weeks: drop a connection the database closed (a restart, a failover)
         # or one past CONN_MAX_AGE, as Django does around each web request.
         close_old_connections()
         try:
-            polls_dispatch()
+            polls_dispatch_task()
         except Exception:  # one failed tick (database down) must not stop the clock
             log.exception("poll tick failed")
         finally:

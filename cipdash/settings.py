@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -24,6 +25,10 @@ from cipdash.env import (
     persisted_secret,
     private_directory,
 )
+
+# Django's generic classes (ModelAdmin[Organization], ModelForm[ApiToken]) as the type stubs
+# describe them, also at run time where a class names its base.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("CIPDASH_DATA_DIR") or BASE_DIR / "var")
@@ -154,7 +159,7 @@ _SQLITE_OPTIONS = {
 def _database() -> dict[str, object]:
     if not DATABASE_URL:
         return {
-            "ENGINE": "cipdash.sqlite3",
+            "ENGINE": "cipdash.sqlite_backend",
             "NAME": DATA_DIR / "cipdash.sqlite3",
             "OPTIONS": dict(_SQLITE_OPTIONS),
             # Opening the file and running init_command per request costs more than the
@@ -170,7 +175,7 @@ def _database() -> dict[str, object]:
     except (ValueError, KeyError) as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
     if config.get("ENGINE") == "django.db.backends.sqlite3":
-        config.update(ENGINE="cipdash.sqlite3", OPTIONS=dict(_SQLITE_OPTIONS))
+        config.update(ENGINE="cipdash.sqlite_backend", OPTIONS=dict(_SQLITE_OPTIONS))
     elif "postgresql" in str(config.get("ENGINE")):
         options: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
         lock_wait = f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"
@@ -187,7 +192,7 @@ if REDIS_URL:
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
     CACHES = {
         "default": {
-            "BACKEND": "cipdash.cache.ClientKeepingRedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }

@@ -9,7 +9,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from calls.invoca import url_origin
-from calls.models import ApiToken, Membership, Organization, Role
+from calls.models import ApiToken, Membership, Organization, OrganizationPollState, Role
+
+# OrganizationPollState's fields, which OrganizationFactory takes as its own: a test states
+# the organization it needs in one call, e.g. create(status=..., last_success_at=...).
+POLL_STATE_FIELDS = frozenset(
+    field.name for field in OrganizationPollState._meta.concrete_fields if not field.primary_key
+)
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
@@ -20,6 +26,15 @@ class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     organization_type = "Network"
     invoca_id = factory.Sequence(lambda n: str(1000 + n))
     poll_interval_seconds = 5.0
+
+    @classmethod
+    def _create(cls, model_class: type[Organization], *args: Any, **kwargs: Any) -> Organization:
+        state = {name: kwargs.pop(name) for name in POLL_STATE_FIELDS & kwargs.keys()}
+        organization = super()._create(model_class, *args, **kwargs)
+        if state:
+            OrganizationPollState.objects.filter(pk=organization.pk).update(**state)
+            organization.refresh_from_db()
+        return organization
 
 
 class ApiTokenFactory(factory.django.DjangoModelFactory[ApiToken]):

@@ -52,7 +52,9 @@ def undeclared(folders: tuple[str, ...], allowed: set[str]) -> dict[str, list[st
     ours = {path.stem for folder in ("", *folders) for path in (ROOT / folder).iterdir()}
     missing = {}
     for folder in folders:
-        for module in top_level_imports(ROOT / folder) - set(sys.stdlib_module_names) - ours:
+        # _typeshed: the standard library's typing-only stubs, imported under TYPE_CHECKING.
+        standard = set(sys.stdlib_module_names) | {"_typeshed"}
+        for module in top_level_imports(ROOT / folder) - standard - ours:
             distributions = {normalised(name) for name in installed_by.get(module, [module])}
             if not distributions & allowed:
                 missing[module] = sorted(distributions)

@@ -40,7 +40,7 @@ def fresh_health() -> Iterator[None]:
 
 @pytest.fixture
 def healthy_org():
-    tasks.polls_dispatch()  # a real beat tick: writes the heartbeat
+    tasks.polls_dispatch_task()  # a real beat tick: writes the heartbeat
     return OrganizationFactory.create(
         name="Acme Secret Name", last_success_at=timezone.now(), poll_interval_seconds=5
     )
@@ -128,7 +128,7 @@ def test_redis_cache_and_broker_up_then_down(client, healthy_org):
     try:
         redis_settings = {"CACHES": redis_cache_settings(redis.url), "CELERY_BROKER_URL": redis.url}
         with override_settings(**redis_settings):
-            tasks.polls_dispatch()
+            tasks.polls_dispatch_task()
             status, body = healthz(client)
             assert (status, body["status"]) == (200, "ok"), body
             redis.stop()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls import tasks
-from calls.models import Organization, OrganizationStatus
+from calls.models import Organization, OrganizationPollState, OrganizationStatus
 from calls.selectors.health import RECENT_HEALTH
 from tests.factories import OrganizationFactory, UserFactory
 from tests.faults.support import redis_cache_settings
@@ -49,7 +49,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
 
 @pytest.fixture
 def healthy_org() -> Organization:
-    tasks.polls_dispatch()  # a real beat tick: writes the heartbeat
+    tasks.polls_dispatch_task()  # a real beat tick: writes the heartbeat
     return OrganizationFactory.create(last_success_at=timezone.now(), poll_interval_seconds=5)
 
 
@@ -106,7 +106,9 @@ def test_staff_get_a_fresh_check_every_time(
 ) -> None:
     assert hit(client) == 200  # memoised for everyone else
     client.force_login(UserFactory.create(is_staff=True))
-    Organization.objects.filter(pk=healthy_org.pk).update(status=OrganizationStatus.AUTH_FAILED)
+    OrganizationPollState.objects.filter(pk=healthy_org.pk).update(
+        status=OrganizationStatus.AUTH_FAILED
+    )
     with CaptureQueriesContext(connection) as staff:
         items = client.get(reverse("healthz")).json()["organizations"]["items"]
     assert [item["status"] for item in items] == ["auth_failed"]
@@ -134,7 +136,7 @@ def test_on_redis_a_flood_sends_one_check_of_reads_only(
     try:
         settings = {"CACHES": redis_cache_settings(server.url), "CELERY_BROKER_URL": server.url}
         with override_settings(**settings):
-            tasks.polls_dispatch()  # the heartbeat, in this Redis
+            tasks.polls_dispatch_task()  # the heartbeat, in this Redis
             observer.config_resetstat()
             RECENT_HEALTH.clear()
             assert hit(client) == 200

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from calls.management.commands.demo_setup import DEMO_FEED_PORT, DEMO_FEED_URL, DEMO_ORGANIZATIONS
 from calls.management.commands.sandbox_feed import Command as SandboxFeedCommand
-from calls.services.demo import DEMO_FEED_PORT, DEMO_FEED_URL, DEMO_ORGANIZATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 

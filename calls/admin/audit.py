@@ -39,7 +39,9 @@ class AuditedAdminMixin:
     """Records who created, changed or deleted objects through admin (field names only —
     never values, so nothing secret or personal is copied into the trail)."""
 
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Any, form: ModelForm[Any], change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         if change and not form.changed_data:
             return
@@ -58,7 +60,7 @@ class AuditedAdminMixin:
         for obj in queryset:
             self.delete_model(request, obj)
 
-    def audit_formset(self, request: HttpRequest, formset: BaseModelFormSet) -> None:
+    def audit_formset(self, request: HttpRequest, formset: BaseModelFormSet[Any, Any]) -> None:
         """Record an inline's additions, changes and deletions (call after saving it)."""
         for obj in formset.new_objects:
             _object_audit(request, obj, AuditEvent.Action.CREATED, subject=obj)
@@ -76,12 +78,13 @@ class AuditedAdminMixin:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = ("created_at", "actor_name", "action", "organization", "summary")
     list_filter = ("action", ("created_at", admin.DateFieldListFilter), "organization")
     search_fields = ("actor_name", "summary", "object_id")
     list_select_related = ("organization",)
     show_full_result_count = False
+    ordering = ("-created_at", "-id")
     readonly_fields = (
         "created_at",
         "actor",

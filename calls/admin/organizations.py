@@ -3,12 +3,14 @@ Test connection / Poll now / enable / disable actions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_field
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms import BaseInlineFormSet, BaseModelFormSet
@@ -26,6 +28,8 @@ from calls.models import (
     HighlightRule,
     Membership,
     Organization,
+    OrganizationPollState,
+    OrganizationStatus,
     PollKind,
     PollOutcome,
     PollRun,
@@ -37,17 +41,17 @@ from calls.services.poll_lock import interactive_lock_wait_seconds
 from calls.services.tokens import api_token_check
 
 RECENT_POLL_RUNS = 20
-# The poll state an administrator reads but never edits: the poller owns it.
-_HEALTH_FIELDS = (
-    "status_label",
+# The poll state (OrganizationPollState) an administrator reads but never edits: the poller
+# owns it.
+_POLL_STATE_SHOWN = (
     "last_success_at",
     "last_attempt_at",
     "last_error",
     "last_error_at",
     "consecutive_failures",
     "next_poll_at",
-    "recent_poll_runs",
 )
+_HEALTH_FIELDS = ("status_label", *_POLL_STATE_SHOWN, "recent_poll_runs")
 
 
 def time_ago(moment: datetime | None, *, now: datetime) -> str:
@@ -61,7 +65,7 @@ def time_ago(moment: datetime | None, *, now: datetime) -> str:
     return f"{seconds} s ago"
 
 
-class OrganizationAdminForm(forms.ModelForm):
+class OrganizationAdminForm(forms.ModelForm[Organization]):
     api_base_url = forms.URLField(
         label="API base URL",
         max_length=300,
@@ -97,17 +101,57 @@ class OrganizationAdminForm(forms.ModelForm):
         return url
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Organization]):
     model = Membership
     extra = 0
     raw_id_fields = ("user",)
     verbose_name = "member"
+    ordering = ("id",)  # in the order they were added
 
 
-class HighlightRuleInline(admin.TabularInline):
+class HighlightRuleInline(admin.TabularInline[HighlightRule, Organization]):
     model = HighlightRule
     extra = 0
     fields = ("position", "scope", "field", "operator", "value", "label", "colour")
+    ordering = ("position", "id")
+
+
+def _poll_state_display(name: str) -> Callable[[Any, Organization], str]:
+    """An admin column showing one field of the organization's poll state as the admin
+    shows a field of its own."""
+    field = next(f for f in OrganizationPollState._meta.concrete_fields if f.name == name)
+
+    @admin.display(description=str(field.verbose_name), ordering=f"poll_state__{name}")
+    def shown(model_admin: Any, obj: Organization) -> str:
+        value = getattr(obj.poll_state, name)
+        return str(display_for_field(value, field, model_admin.get_empty_value_display()))
+
+    return shown
+
+
+class PollStatusFilter(admin.SimpleListFilter):
+    """The poll state's status, as ?status= (or ?status__exact=, as Django's field filters
+    spell it: saved links keep working)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def __init__(
+        self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any
+    ) -> None:
+        if "status__exact" in params:
+            params.setdefault("status", params.pop("status__exact"))
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(value), str(label)) for value, label in OrganizationStatus.choices]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Organization]
+    ) -> QuerySet[Organization]:
+        if self.value() is None:
+            return queryset
+        return queryset.filter(poll_state__status=self.value())
 
 
 def _live_calls() -> Subquery:
@@ -122,7 +166,7 @@ def _live_calls() -> Subquery:
 
 
 @admin.register(Organization)
-class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin[Organization]):
     form = OrganizationAdminForm
     list_display = (
         "name",
@@ -134,8 +178,9 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         "consecutive_failures",
         "live_calls",
     )
-    list_filter = ("organization_type", "enabled", "status")
+    list_filter = ("organization_type", "enabled", PollStatusFilter)
     search_fields = ("name", "invoca_id")
+    ordering = ("name", "id")  # also the order of every organization filter and choice list
     inlines = (ApiTokenInline, MembershipInline, HighlightRuleInline)
     actions = ("test_connection", "poll_now", "enable", "disable")
     readonly_fields = _HEALTH_FIELDS
@@ -160,18 +205,29 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
     class Media:
         css = {"all": ("calls/admin.css",)}
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
-        return super().get_queryset(request).annotate(live_call_count=Coalesce(_live_calls(), 0))
+    last_success_at = _poll_state_display("last_success_at")
+    last_attempt_at = _poll_state_display("last_attempt_at")
+    last_error = _poll_state_display("last_error")
+    last_error_at = _poll_state_display("last_error_at")
+    consecutive_failures = _poll_state_display("consecutive_failures")
+    next_poll_at = _poll_state_display("next_poll_at")
 
-    @admin.display(description="status", ordering="status")
-    def status_label(self, obj: Organization) -> SafeString:
-        return format_html(
-            '<span class="org-status org-status-{}">{}</span>', obj.status, obj.status
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("poll_state")
+            .annotate(live_call_count=Coalesce(_live_calls(), 0))
         )
 
-    @admin.display(description="last clean poll", ordering="last_success_at")
+    @admin.display(description="status", ordering="poll_state__status")
+    def status_label(self, obj: Organization) -> SafeString:
+        status = obj.poll_state.status
+        return format_html('<span class="org-status org-status-{}">{}</span>', status, status)
+
+    @admin.display(description="last clean poll", ordering="poll_state__last_success_at")
     def last_clean_poll(self, obj: Organization) -> str:
-        return time_ago(obj.last_success_at, now=timezone.now())
+        return time_ago(obj.poll_state.last_success_at, now=timezone.now())
 
     @admin.display(description="live calls", ordering="live_call_count")
     def live_calls(self, obj: Organization) -> int:
@@ -233,7 +289,7 @@ class OrganizationAdmin(SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmi
             )
 
     def save_formset(
-        self, request: HttpRequest, form: Any, formset: BaseModelFormSet, change: bool
+        self, request: HttpRequest, form: Any, formset: BaseModelFormSet[Any, Any], change: bool
     ) -> None:
         if isinstance(formset, ApiTokenInlineFormSet):
             formset.save_tokens(request)

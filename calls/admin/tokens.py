@@ -29,7 +29,7 @@ ENTRY_HELP = (
 )
 
 
-class ApiTokenForm(forms.ModelForm):
+class ApiTokenForm(forms.ModelForm[ApiToken]):
     secret = forms.CharField(
         label="Secret",
         required=False,
@@ -62,7 +62,9 @@ class ApiTokenForm(forms.ModelForm):
         return cleaned
 
 
-def _token_add(request: HttpRequest, organization: Organization, form: forms.ModelForm) -> ApiToken:
+def _token_add(
+    request: HttpRequest, organization: Organization, form: forms.ModelForm[ApiToken]
+) -> ApiToken:
     token = api_token_add(
         organization=organization,
         secret=form.cleaned_data["secret"],
@@ -93,7 +95,7 @@ def _token_changed(request: HttpRequest, token: ApiToken, fields: list[str]) -> 
     )
 
 
-class ApiTokenInlineFormSet(BaseInlineFormSet):
+class ApiTokenInlineFormSet(BaseInlineFormSet[ApiToken, Organization, Any]):
     def save_tokens(self, request: HttpRequest) -> None:
         """Save through the token services: a new token deactivates the older ones and lets
         an organization stopped for auth_failed poll again."""
@@ -128,7 +130,10 @@ class StoredSecretMixin:
         return obj.origin if obj.pk else "—"
 
 
-class ApiTokenInline(StoredSecretMixin, admin.TabularInline):
+TOKENS_NEWEST_ACTIVE_FIRST = ("-active", "-created_at", "-id")
+
+
+class ApiTokenInline(StoredSecretMixin, admin.TabularInline[ApiToken, Organization]):
     model = ApiToken
     form = ApiTokenForm
     formset = ApiTokenInlineFormSet
@@ -144,6 +149,7 @@ class ApiTokenInline(StoredSecretMixin, admin.TabularInline):
     )
     readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
     verbose_name = "API token"
+    ordering = TOKENS_NEWEST_ACTIVE_FIRST
 
 
 class SecretFormAdminMixin:
@@ -151,11 +157,16 @@ class SecretFormAdminMixin:
 
     @method_decorator(sensitive_post_parameters())
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        response: HttpResponse = super().changeform_view(  # type: ignore[misc]
+            request, *args, **kwargs
+        )
+        return response
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(StoredSecretMixin, SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class ApiTokenAdmin(
+    StoredSecretMixin, SecretFormAdminMixin, AuditedAdminMixin, admin.ModelAdmin[ApiToken]
+):
     list_display = (
         "__str__",
         "organization",
@@ -168,6 +179,7 @@ class ApiTokenAdmin(StoredSecretMixin, SecretFormAdminMixin, AuditedAdminMixin, 
     list_filter = ("active", "organization")
     list_select_related = ("organization",)
     search_fields = ("label", "organization__name", "organization__invoca_id")
+    ordering = TOKENS_NEWEST_ACTIVE_FIRST
     form = ApiTokenForm
     readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
 

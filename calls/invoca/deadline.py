@@ -10,6 +10,14 @@ Resolving the host name comes first, and no socket can cut it short (getaddrinfo
 until the resolver gives up, which can take tens of seconds): a new connection resolves its
 host in a helper thread and stops waiting for it when the deadline passes. The addresses it
 finds are checked against the allowed hosts before any is connected to (calls.invoca.origins).
+
+Both need urllib3's internals, which no public hook reaches: a connection's `_new_conn` and
+`_dns_host` (where it resolves and connects), a pool's `_get_conn` (where a kept-alive
+connection is taken) and the pool classes of requests' pool manager. The bugs they fix: a
+server dripping one byte now and then, or a resolver that never answers, held a poll (and
+its organization's lock) for ever, and a second DNS answer could swap an internal address in
+after the check. urllib3 is pinned to 2.x (pyproject.toml) and tests/test_upstream_shapes.py
+fails when any of these changes shape.
 """
 
 from __future__ import annotations

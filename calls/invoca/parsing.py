@@ -19,7 +19,6 @@ import orjson
 
 from calls.invoca.errors import BadResponse
 from calls.invoca.jsontext import KnownText, json_text_decode, text_digest
-from calls.memory import cycle_collector_paused
 from calls.phones import Phone, phone_parse
 
 JsonScalar = str | int | float | bool | None
@@ -456,20 +455,19 @@ def current_calls_parse(
     rejected: list[str] = []
     notes: list[str] = []
     seen: set[str] = set()
-    with cycle_collector_paused():
-        for position, entry in enumerate(entries):
-            try:
-                call = current_call_parse(
-                    entry, call_texts[position] if call_texts is not None else None
-                )
-            except CallRejected as exc:
-                rejected.append(f"entry {position}: {exc}")
-                continue
-            if call.transaction_id in seen:
-                notes.append(f"entry {position}: repeated transaction_id, first one kept")
-                continue
-            seen.add(call.transaction_id)
-            calls.append(call)
+    for position, entry in enumerate(entries):
+        try:
+            call = current_call_parse(
+                entry, call_texts[position] if call_texts is not None else None
+            )
+        except CallRejected as exc:
+            rejected.append(f"entry {position}: {exc}")
+            continue
+        if call.transaction_id in seen:
+            notes.append(f"entry {position}: repeated transaction_id, first one kept")
+            continue
+        seen.add(call.transaction_id)
+        calls.append(call)
     return CurrentCallsResult(
         calls=tuple(calls),
         http_status=http_status,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 # Crockford-style alphabet: a subset of the documented 0-9A-Z for transaction ids.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -75,7 +75,10 @@ UNPARSEABLE_NUMBERS = ("anonymous", "Restricted", "", "Unavailable", "0")
 UNUSUAL_STATUSES = ("transferring", "on_hold", "conference")
 
 
-def _pick(rng: random.Random, options: tuple[Any, ...]) -> Any:
+_Option = TypeVar("_Option")
+
+
+def _pick(rng: random.Random, options: tuple[_Option, ...]) -> _Option:
     return options[rng.randrange(len(options))]
 
 

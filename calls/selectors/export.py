@@ -1,18 +1,18 @@
-"""Reads for the CSV export: who may export which organizations, the list's filters, and the
-rows, streamed in one pass (ExportSource.records; calls.export.spool keeps them for writing).
+"""Reads for the CSV export: its filters, the calls they match, and the rows, streamed in one
+pass (ExportSource.records; calls.export.spool keeps them for writing).
 
-The web button, the admin action and the `export_calls` command all read through here, so
-the three doors export exactly the same rows for the same filters.
+The web button, the admin action and the `export_calls` command all export through
+calls.services.exports, which reads here, so the three doors export exactly the same rows for
+the same filters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 from django.db.models import (
     BooleanField,
@@ -27,101 +27,18 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Lag, RowNumber
 from django.db.models.lookups import Exact
-from django.utils.dateparse import parse_datetime
 
 from calls.models import (
     CALL_INVOCA_COLUMNS,
     Call,
     CallSnapshot,
-    Organization,
-    Role,
     call_last_seen,
 )
+from calls.selectors.filters import ExportFilters
 from calls.selectors.search import search_q
 
-STATUSES = ("live", "ended", "all")
 # Rows fetched per database round trip while streaming: memory stays flat at any size.
 CHUNK_SIZE = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class ExportFilters:
-    organization_id: int | None = None
-    query: str = ""
-    status: str = "all"
-    since: datetime | None = None
-    until: datetime | None = None
-    snapshots: bool = False
-
-    def describe(self) -> dict[str, Any]:
-        """The filters as plain JSON, for the audit trail."""
-        return {
-            "org": self.organization_id,
-            "q": self.query,
-            "status": self.status,
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "snapshots": self.snapshots,
-        }
-
-
-def _moment(text: str, name: str) -> datetime | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        moment = parse_datetime(text)  # a date alone is its midnight
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise ValueError(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-25T09:00Z")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def export_filters_parse(
-    *,
-    organization: str | int | None = None,
-    query: str = "",
-    status: str = "",
-    since: str = "",
-    until: str = "",
-    snapshots: bool = False,
-    default_status: str = "all",
-) -> ExportFilters:
-    """The filters from user text (query string or command line); ValueError says what is wrong.
-
-    Times without a zone are UTC."""
-    organization_id: int | None = None
-    if organization not in (None, ""):
-        try:
-            organization_id = int(organization)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError("org must be an organization id (a number)") from None
-    status = (status or default_status).strip().lower()
-    if status not in STATUSES:
-        raise ValueError("status must be live, ended or all")
-    since_at, until_at = _moment(since, "since"), _moment(until, "until")
-    if since_at and until_at and since_at >= until_at:
-        raise ValueError("since must be before until")
-    return ExportFilters(
-        organization_id=organization_id,
-        query=query.strip(),
-        status=status,
-        since=since_at,
-        until=until_at,
-        snapshots=snapshots,
-    )
-
-
-def organizations_exportable(*, user: User | AnonymousUser) -> QuerySet[Organization]:
-    """Staff export everything; otherwise only the organizations the user supervises."""
-    if not user.is_authenticated or not user.is_active:
-        return Organization.objects.none()
-    if user.is_staff:
-        return Organization.objects.all()
-    return Organization.objects.filter(
-        memberships__user=user, memberships__role=Role.SUPERVISOR
-    ).distinct()
 
 
 def calls_search(calls: QuerySet[Call], *, query: str) -> QuerySet[Call]:
@@ -148,9 +65,13 @@ def calls_filter(calls: QuerySet[Call], *, filters: ExportFilters) -> QuerySet[C
 
 
 def calls_for_export(
-    *, organizations: QuerySet[Organization], filters: ExportFilters
+    *, organization_ids: list[int] | None, filters: ExportFilters
 ) -> QuerySet[Call]:
-    return calls_filter(Call.objects.filter(organization__in=organizations), filters=filters)
+    """The calls of these organizations (None: of every organization) the filters match."""
+    calls = Call.objects.all()
+    if organization_ids is not None:
+        calls = calls.filter(organization_id__in=organization_ids)
+    return calls_filter(calls, filters=filters)
 
 
 # The call's own columns; a snapshot row reads them through its call.
@@ -272,7 +193,10 @@ def _json_if_changed(name: str) -> Case:
 def _values(rows: QuerySet[Any], expressions: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """Tuples of `expressions`, in their order, fetched in chunks."""
     named = {f"export_{name}": expression for name, expression in expressions.items()}
-    return rows.annotate(**named).values_list(*named).iterator(chunk_size=CHUNK_SIZE)
+    tuples: Iterator[tuple[Any, ...]] = (
+        rows.annotate(**named).values_list(*named).iterator(chunk_size=CHUNK_SIZE)
+    )
+    return tuples
 
 
 @dataclass(frozen=True)

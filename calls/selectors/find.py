@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q
 
 from calls.invoca import CallFilters
@@ -18,12 +17,7 @@ FIND_LIMIT = 50
 
 
 def calls_find(
-    *,
-    user: AbstractBaseUser | AnonymousUser,
-    viewer: Viewer,
-    organization_ids: list[int],
-    filters: CallFilters,
-    now: datetime,
+    *, viewer: Viewer, organization_ids: list[int], filters: CallFilters, now: datetime
 ) -> list[Call]:
     params = filters.params()
     if not params:
@@ -36,7 +30,7 @@ def calls_find(
     for name in ("calling_phone_number", "destination_phone_number"):
         if name in params:
             condition &= _number_q(name, params[name], restricted_ids=restricted_ids)
-    calls = calls_openable(user=user, viewer=viewer, now=now)
+    calls = calls_openable(viewer=viewer, now=now)
     return list(
         calls.filter(condition, organization_id__in=organization_ids)
         .select_related("organization")

@@ -170,10 +170,15 @@ def organizations_health(*, now: datetime) -> tuple[OrganizationHealth, ...]:
     """Enabled organizations and how long ago each was last polled cleanly."""
     rows = (
         Organization.objects.filter(enabled=True)
-        .exclude(status=OrganizationStatus.DISABLED)
+        .exclude(poll_state__status=OrganizationStatus.DISABLED)
         .order_by("name", "pk")
         .values_list(
-            "pk", "name", "status", "poll_interval_seconds", "last_success_at", "created_at"
+            "pk",
+            "name",
+            "poll_state__status",
+            "poll_interval_seconds",
+            "poll_state__last_success_at",
+            "created_at",
         )
     )
     found = []

@@ -7,16 +7,16 @@ whatever the number of calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from calls.models import Call, CallSnapshot, HighlightRule, OrganizationStatus, call_last_seen
-from calls.selectors.access import calls_visible
+from calls.models import Call, CallQuerySet, CallSnapshot, HighlightRule, OrganizationStatus
+from calls.selectors.access import calls_of_viewer
+from calls.selectors.filters import STATUS_ENDED, ListFilters
 from calls.selectors.search import viewer_search_q
 from calls.selectors.viewer import STALE_AFTER_INTERVALS, OrganizationView, Viewer
 
@@ -45,49 +45,9 @@ LIST_COLUMNS = (
     "custom_data",
     "demographics",
 )
-STATUS_LIVE = "live"
-STATUS_ENDED = "ended"
 
 
-@dataclass(frozen=True, slots=True)
-class ListFilters:
-    organization_id: int | None = None
-    search: str = ""
-    status: str = STATUS_LIVE
-
-    @property
-    def state(self) -> str:
-        return f"{self.organization_id}:{self.status}:{self.search}"
-
-    def query(self) -> dict[str, str]:
-        """The non-default filters, for links that keep them."""
-        params = {}
-        if self.organization_id is not None:
-            params["org"] = str(self.organization_id)
-        if self.search:
-            params["q"] = self.search
-        if self.status != STATUS_LIVE:
-            params["status"] = self.status
-        return params
-
-
-def list_filters_parse(*, params: Mapping[str, str], viewer: Viewer) -> ListFilters:
-    """Filters from the URL; anything unknown or not the viewer's falls back to the default."""
-    org_text = (params.get("org") or "").strip()
-    organization_id = int(org_text) if org_text.isdigit() else None
-    if organization_id is not None and viewer.organization(organization_id) is None:
-        organization_id = None
-    status = params.get("status") or STATUS_LIVE
-    if status not in (STATUS_LIVE, STATUS_ENDED):
-        status = STATUS_LIVE
-    return ListFilters(
-        organization_id=organization_id,
-        search=(params.get("q") or "").strip()[:200],
-        status=status,
-    )
-
-
-def viewable_calls(calls: QuerySet[Call], *, viewer: Viewer, now: datetime) -> QuerySet[Call]:
+def viewable_calls(calls: CallQuerySet, *, viewer: Viewer, now: datetime) -> CallQuerySet:
     """Live calls and recently ended ones everywhere; all ended ones where the role allows."""
     history_orgs = [org.id for org in viewer.organizations if org.sees_history]
     return calls.filter(
@@ -97,24 +57,14 @@ def viewable_calls(calls: QuerySet[Call], *, viewer: Viewer, now: datetime) -> Q
     )
 
 
-def calls_openable(
-    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, now: datetime
-) -> QuerySet[Call]:
+def calls_openable(*, viewer: Viewer, now: datetime) -> CallQuerySet:
     """Every call the viewer may open: in their organizations and visible to their role."""
-    return viewable_calls(
-        calls_visible(user=user).filter(organization_id__in=viewer.ids), viewer=viewer, now=now
-    )
+    return viewable_calls(calls_of_viewer(viewer=viewer), viewer=viewer, now=now)
 
 
-def _calls_listed(
-    *,
-    user: AbstractBaseUser | AnonymousUser,
-    viewer: Viewer,
-    filters: ListFilters,
-    now: datetime,
-) -> QuerySet[Call]:
+def _calls_listed(*, viewer: Viewer, filters: ListFilters, now: datetime) -> CallQuerySet:
     """Every call the list's filters match, in the list's order."""
-    calls = calls_visible(user=user).filter(organization_id__in=viewer.ids)
+    calls = calls_of_viewer(viewer=viewer)
     if filters.organization_id is not None:
         calls = calls.filter(organization_id=filters.organization_id)
     if filters.status == STATUS_ENDED:
@@ -130,17 +80,11 @@ def _calls_listed(
     return calls
 
 
-def call_list(
-    *,
-    user: AbstractBaseUser | AnonymousUser,
-    viewer: Viewer,
-    filters: ListFilters,
-    now: datetime,
-) -> list[Call]:
+def call_list(*, viewer: Viewer, filters: ListFilters, now: datetime) -> list[Call]:
     """The first LIST_LIMIT calls the filters match, each with its `earlier_count` and its
-    `last_sighting`."""
-    calls = _calls_listed(user=user, viewer=viewer, filters=filters, now=now)
-    calls = with_earlier_count(calls, viewer=viewer).annotate(last_sighting=call_last_seen())
+    `last_seen`."""
+    calls = _calls_listed(viewer=viewer, filters=filters, now=now)
+    calls = with_earlier_count(calls, viewer=viewer).with_last_seen()
     return list(calls.select_related("organization").only(*LIST_COLUMNS)[:LIST_LIMIT])
 
 
@@ -151,19 +95,13 @@ class CallPage:
     total: int
 
 
-def call_page(
-    *,
-    user: AbstractBaseUser | AnonymousUser,
-    viewer: Viewer,
-    filters: ListFilters,
-    now: datetime,
-) -> CallPage:
+def call_page(*, viewer: Viewer, filters: ListFilters, now: datetime) -> CallPage:
     """The list's calls and how many the filters match: a full list is counted by the
     database (one COUNT, no rows loaded), since more calls may match than it shows."""
-    calls = call_list(user=user, viewer=viewer, filters=filters, now=now)
+    calls = call_list(viewer=viewer, filters=filters, now=now)
     total = len(calls)
     if total >= LIST_LIMIT:
-        total = _calls_listed(user=user, viewer=viewer, filters=filters, now=now).count()
+        total = _calls_listed(viewer=viewer, filters=filters, now=now).count()
     return CallPage(calls=calls, total=total)
 
 
@@ -194,8 +132,8 @@ def call_unconfirmed_since(*, call: Call, unconfirmed: frozenset[int]) -> dateti
     other call."""
     if call.ended_at is not None or call.organization_id not in unconfirmed:
         return None
-    last_sighting: datetime = call.last_sighting  # type: ignore[attr-defined]
-    return last_sighting
+    last_seen: datetime = call.last_seen  # type: ignore[attr-defined]
+    return last_seen
 
 
 # Only a parsed (E.164) number identifies a caller: raw leftovers such as "0" or "anonymous"
@@ -203,7 +141,7 @@ def call_unconfirmed_since(*, call: Call, unconfirmed: frozenset[int]) -> dateti
 E164_PREFIX = "+"
 
 
-def with_earlier_count(calls: QuerySet[Call], *, viewer: Viewer) -> QuerySet[Call]:
+def with_earlier_count(calls: CallQuerySet, *, viewer: Viewer) -> CallQuerySet:
     """Annotate `earlier_count`: calls from the same E.164 number first seen before this one,
     in the viewer's organizations. A correlated subquery keeps the list at one statement.
 
@@ -229,36 +167,34 @@ def with_earlier_count(calls: QuerySet[Call], *, viewer: Viewer) -> QuerySet[Cal
 
 def highlight_rules_by_org(*, organization_ids: Iterable[int]) -> dict[int, list[HighlightRule]]:
     rules: dict[int, list[HighlightRule]] = {}
-    for rule in HighlightRule.objects.filter(organization_id__in=list(organization_ids)):
+    rows = HighlightRule.objects.filter(organization_id__in=list(organization_ids))
+    # A call's badges appear in the order the admin gave the rules.
+    for rule in rows.order_by("position", "id"):
         rules.setdefault(rule.organization_id, []).append(rule)
     return rules
 
 
-def call_detail_get(
-    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call_id: int, now: datetime
-) -> Call | None:
+def call_detail_get(*, viewer: Viewer, call_id: int, now: datetime) -> Call | None:
     """One call the viewer may open, or None (which the view turns into a 404); with its
-    `earlier_count` counted as the live list counts it, and its `last_sighting`."""
-    calls = calls_openable(user=user, viewer=viewer, now=now)
+    `earlier_count` counted as the live list counts it, and its `last_seen`."""
+    calls = calls_openable(viewer=viewer, now=now)
     calls = with_earlier_count(
         calls.select_related("organization").filter(pk=call_id), viewer=viewer
     )
-    return calls.annotate(last_sighting=call_last_seen()).first()
+    return calls.with_last_seen().first()
 
 
 def call_snapshots(*, call: Call) -> list[CallSnapshot]:
     return list(CallSnapshot.objects.filter(call=call).order_by("observed_at", "id"))
 
 
-def earlier_calls(
-    *, user: AbstractBaseUser | AnonymousUser, viewer: Viewer, call: Call, now: datetime
-) -> list[Call]:
+def earlier_calls(*, viewer: Viewer, call: Call, now: datetime) -> list[Call]:
     """Calls from the same number first seen before this one that the viewer may open,
     newest first."""
     if not call.calling_phone_number.startswith(E164_PREFIX):
         return []
     return list(
-        calls_openable(user=user, viewer=viewer, now=now)
+        calls_openable(viewer=viewer, now=now)
         .filter(
             calling_phone_number=call.calling_phone_number, first_seen_at__lt=call.first_seen_at
         )

@@ -17,19 +17,20 @@ from calls.models import Membership, Organization, OrganizationStatus, Role, Use
 STAFF = "staff"
 # A feed is called stale after this many missed poll intervals without a clean poll.
 STALE_AFTER_INTERVALS = 3
-_ORG_COLUMNS = (
-    "id",
-    "name",
-    "feed_version",
-    "status",
-    "enabled",
-    "last_success_at",
-    "last_error",
-    "last_error_at",
-    "poll_interval_seconds",
-    "time_zone",
-    "created_at",
-)
+# OrganizationView's fields, and where each is read from the organization.
+_ORG_COLUMNS = {
+    "id": "id",
+    "name": "name",
+    "feed_version": "poll_state__feed_version",
+    "status": "poll_state__status",
+    "enabled": "enabled",
+    "last_success_at": "poll_state__last_success_at",
+    "last_error": "poll_state__last_error",
+    "last_error_at": "poll_state__last_error_at",
+    "poll_interval_seconds": "poll_interval_seconds",
+    "time_zone": "time_zone",
+    "created_at": "created_at",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,11 @@ class FeedProblem:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
+    """One signed-in user as the pages see them: every read of calls is scoped by this."""
+
     organizations: tuple[OrganizationView, ...]
+    # Whose settings (the time zone) the pages follow; None for nobody signed in.
+    user_id: int | None = None
 
     def role(self, organization_id: int) -> str | None:
         org = self.organization(organization_id)
@@ -98,19 +103,22 @@ def viewer_get(*, user: AbstractBaseUser | AnonymousUser) -> Viewer:
     if getattr(user, "is_staff", False):
         rows = [
             (STAFF, *values)
-            for values in Organization.objects.order_by("name", "id").values_list(*_ORG_COLUMNS)
+            for values in Organization.objects.order_by("name", "id").values_list(
+                *_ORG_COLUMNS.values()
+            )
         ]
     else:
         rows = list(
             Membership.objects.filter(user_id=user.pk)
             .order_by("organization__name", "organization_id")
-            .values_list("role", *(f"organization__{name}" for name in _ORG_COLUMNS))
+            .values_list("role", *(f"organization__{path}" for path in _ORG_COLUMNS.values()))
         )
     return Viewer(
         organizations=tuple(
             OrganizationView(role=row[0], **dict(zip(_ORG_COLUMNS, row[1:], strict=True)))
             for row in rows
-        )
+        ),
+        user_id=int(user.pk),
     )
 
 
@@ -169,9 +177,13 @@ def feed_version_token(*, viewer: Viewer, now: datetime, extra: str) -> str:
 
 def user_time_zone_setting(*, user: AbstractBaseUser | AnonymousUser) -> str:
     """The user's own time zone setting; "" when they follow their organization's."""
-    if not user.is_authenticated:
+    return _time_zone_setting(user_id=int(user.pk)) if user.is_authenticated else ""
+
+
+def _time_zone_setting(*, user_id: int | None) -> str:
+    if user_id is None:
         return ""
-    preference = UserPreference.objects.filter(user_id=user.pk)
+    preference = UserPreference.objects.filter(user_id=user_id)
     return preference.values_list("time_zone", flat=True).first() or ""
 
 
@@ -183,6 +195,6 @@ def organization_time_zone(*, viewer: Viewer) -> str:
     return "UTC"
 
 
-def viewer_time_zone(*, user: AbstractBaseUser | AnonymousUser, viewer: Viewer) -> str:
+def viewer_time_zone(*, viewer: Viewer) -> str:
     """The user's own setting, else their first organization's, else UTC."""
-    return user_time_zone_setting(user=user) or organization_time_zone(viewer=viewer)
+    return _time_zone_setting(user_id=viewer.user_id) or organization_time_zone(viewer=viewer)

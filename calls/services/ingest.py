@@ -2,7 +2,8 @@
 
 New calls and changed ones are written by one upsert and get a snapshot each. Unchanged ones
 are not written at all: a call in the answer before and in this one is marked
-sighting_current, and its last sighting moves with organization.sighted_at. Calls left out
+sighting_current, and its last sighting moves with the organization's poll_state.sighted_at
+(calls.models.call_last_seen). Calls left out
 get their last sighting written down then; after a clean poll they count a miss and end after
 K misses, at their last sighting. Nothing here reads the clock.
 """
@@ -18,8 +19,14 @@ from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Greatest
 
 from calls.invoca import CurrentCall, CurrentCallsResult
-from calls.memory import cycle_collector_paused
-from calls.models import CALL_INVOCA_COLUMNS, Call, CallEndReason, CallSnapshot, Organization
+from calls.models import (
+    CALL_INVOCA_COLUMNS,
+    Call,
+    CallEndReason,
+    CallSnapshot,
+    Organization,
+    OrganizationPollState,
+)
 from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
 
 _UPSERT_FIELDS = [
@@ -139,9 +146,8 @@ def calls_apply(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
     """Write one answer's calls. Must run inside a transaction (poll_result_ingest's), which
-    then sets organization.sighted_at to `now`."""
-    with cycle_collector_paused():  # thousands of rows, no reference cycles (calls.memory)
-        return _calls_write(organization=organization, result=result, now=now)
+    then sets the organization's poll_state.sighted_at to `now`."""
+    return _calls_write(organization=organization, result=result, now=now)
 
 
 class _Stored(NamedTuple):  # thousands per poll: a tuple is the cheapest record to build
@@ -185,12 +191,12 @@ def _stored_calls(
 
 
 def _sighted_before(organization: Organization) -> datetime | None:
-    """When the answer before this one was applied. Locks the organization's row, late in the
-    transaction (the poll's own UPDATE of it comes next): the answers of one organization, say
-    a scheduled poll and an agent's lookup, record their misses one after the other, and the
-    scheduler's claims wait for no more than that."""
+    """When the answer before this one was applied. Locks the organization's poll state, late
+    in the transaction (the poll's own UPDATE of it comes next): the answers of one
+    organization, say a scheduled poll and an agent's lookup, record their misses one after
+    the other, and the scheduler's claims wait for no more than that."""
     return (
-        Organization.objects.select_for_update()
+        OrganizationPollState.objects.select_for_update()
         .filter(pk=organization.pk)
         .values_list("sighted_at", flat=True)
         .get()

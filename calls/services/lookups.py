@@ -5,11 +5,15 @@ never ends calls."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.cache import cache
 
 from calls.invoca import CallFilters, InvocaError
 from calls.models import Call, Organization
+from calls.selectors.find import calls_find
+from calls.selectors.live import call_detail_get
+from calls.selectors.viewer import Viewer
 from calls.services.poll_lock import PollInProgress
 from calls.services.polling import PollAttempt, call_lookup
 
@@ -41,6 +45,40 @@ def _describe(attempt: PollAttempt) -> str:
     return f"Invoca returned {found} live call{'s' if found != 1 else ''}."
 
 
+@dataclass(frozen=True, slots=True)
+class FindOutcome:
+    calls: list[Call]
+    # The lookup at Invoca, when the database knew no matching call; None when none was made.
+    lookup: LookupOutcome | None = None
+
+
+def call_find_or_lookup(
+    *, viewer: Viewer, organization_id: int, filters: CallFilters, now: datetime
+) -> FindOutcome:
+    """The calls matching `filters` in one of the viewer's organizations: the database's, or
+    when it knows none, those a lookup at Invoca stored (call_search_remote's rules)."""
+    membership = viewer.organization(organization_id)
+    if membership is None:  # not the viewer's organization: nothing of it may be found
+        return FindOutcome(calls=[])
+
+    def find() -> list[Call]:
+        return calls_find(
+            viewer=viewer, organization_ids=[organization_id], filters=filters, now=now
+        )
+
+    found = find()
+    if found:
+        return FindOutcome(calls=found)
+    lookup = call_search_remote(
+        organization=Organization.objects.get(pk=organization_id),
+        filters=filters,
+        user_id=viewer.user_id or 0,
+        restricted=membership.restricted,
+    )
+    # Searched again, unchanged: the lookup may have stored the call.
+    return FindOutcome(calls=find() if lookup.ran else [], lookup=lookup)
+
+
 def call_refresh(*, call: Call) -> LookupOutcome:
     """Ask Invoca for this one call now, at most once per call per throttle window."""
     return _lookup_throttled(
@@ -51,6 +89,12 @@ def call_refresh(*, call: Call) -> LookupOutcome:
         organization=call.organization,
         filters=CallFilters(transaction_id=call.transaction_id),
     )
+
+
+def call_refresh_for_viewer(*, viewer: Viewer, call_id: int, now: datetime) -> LookupOutcome | None:
+    """call_refresh for a call the viewer may open; None when they may not (or it is gone)."""
+    call = call_detail_get(viewer=viewer, call_id=call_id, now=now)
+    return None if call is None else call_refresh(call=call)
 
 
 def call_search_remote(

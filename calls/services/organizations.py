@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from calls.invoca import OriginRefused, base_url_check, url_origin
-from calls.models import ApiToken, AuditEvent, Organization, OrganizationStatus
+from calls.models import (
+    ApiToken,
+    AuditEvent,
+    Organization,
+    OrganizationPollState,
+    OrganizationStatus,
+)
 from calls.services.audit import Actor, audit_record
 
 
@@ -106,7 +112,10 @@ def api_tokens_unbound_deactivate(*, organization: Organization, actor: Actor) -
     origin = url_origin(organization.api_base_url)
     with transaction.atomic():
         unbound = list(
-            organization.tokens.select_for_update().filter(active=True).exclude(origin=origin)
+            organization.tokens.select_for_update()
+            .filter(active=True)
+            .exclude(origin=origin)
+            .order_by("-created_at", "-id")
         )
         ApiToken.objects.filter(pk__in=[token.pk for token in unbound]).update(active=False)
         for token in unbound:
@@ -123,7 +132,9 @@ def api_tokens_unbound_deactivate(*, organization: Organization, actor: Actor) -
 
 def api_token_changed(*, organization: Organization) -> None:
     """Resume polling an organization that stopped because its token was refused."""
-    Organization.objects.filter(pk=organization.pk, status=OrganizationStatus.AUTH_FAILED).update(
+    OrganizationPollState.objects.filter(
+        pk=organization.pk, status=OrganizationStatus.AUTH_FAILED
+    ).update(
         status=OrganizationStatus.OK if organization.enabled else OrganizationStatus.DISABLED,
         next_poll_at=timezone.now(),
         consecutive_failures=0,
@@ -132,11 +143,13 @@ def api_token_changed(*, organization: Organization) -> None:
 
 
 def organization_set_enabled(*, organization: Organization, enabled: bool) -> None:
-    Organization.objects.filter(pk=organization.pk).update(
-        enabled=enabled,
-        status=OrganizationStatus.OK if enabled else OrganizationStatus.DISABLED,
-        next_poll_at=timezone.now() if enabled else None,
-        consecutive_failures=0,
-        feed_version=F("feed_version") + 1,
-    )
+    """Switch polling on or off: the admin's setting and the poll state it implies, together."""
+    with transaction.atomic():
+        Organization.objects.filter(pk=organization.pk).update(enabled=enabled)
+        OrganizationPollState.objects.filter(pk=organization.pk).update(
+            status=OrganizationStatus.OK if enabled else OrganizationStatus.DISABLED,
+            next_poll_at=timezone.now() if enabled else None,
+            consecutive_failures=0,
+            feed_version=F("feed_version") + 1,
+        )
     organization.refresh_from_db()

@@ -106,7 +106,12 @@ def poll_lock_take(*, organization_id: int, wait_seconds: float = 0.0) -> PollLe
 
 
 def poll_lock_release(lease: PollLease) -> bool:
-    """Delete the lock if `lease` still holds it, as one atomic step. True if it did."""
+    """Delete the lock if `lease` still holds it, as one atomic step. True if it did.
+
+    Django's cache API has no compare-and-delete, so on Redis the script goes through the
+    cache's own client (the private `_cache.get_client`; Django is pinned to 5.2 and
+    tests/test_upstream_shapes.py checks it): a get then a delete would let a poll whose lock
+    expired delete the next holder's."""
     key = poll_lock_key(lease.organization_id)
     cache = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(cache, RedisCache):
@@ -119,7 +124,8 @@ def poll_lock_release(lease: PollLease) -> bool:
 
 
 def _database_cache_release(db_cache: DatabaseCache, key: str, owner: int) -> bool:
-    # The row holds the value as DatabaseCache writes it: base64 of its pickle.
+    # The row holds the value as DatabaseCache writes it: base64 of its pickle (undocumented;
+    # Django is pinned to 5.2 and tests/test_upstream_shapes.py checks it).
     value = base64.b64encode(pickle.dumps(owner, db_cache.pickle_protocol)).decode("latin1")
     connection = connections[router.db_for_write(db_cache.cache_model_class)]
     table = connection.ops.quote_name(db_cache.cache_model_class._meta.db_table)
@@ -128,7 +134,7 @@ def _database_cache_release(db_cache: DatabaseCache, key: str, owner: int) -> bo
             f"DELETE FROM {table} WHERE cache_key = %s AND value = %s",  # noqa: S608
             [db_cache.make_and_validate_key(key), value],
         )
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)
 
 
 @contextmanager

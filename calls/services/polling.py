@@ -34,6 +34,7 @@ from calls.memory import cycle_collector_paused
 from calls.models import (
     ApiToken,
     Organization,
+    OrganizationPollState,
     OrganizationStatus,
     PollKind,
     PollOutcome,
@@ -84,14 +85,14 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
 
     A claim moves next_poll_at forward with a conditional UPDATE, so two beats (or a slow
     worker) never enqueue the same slot twice. Claiming `ahead` of time lets the caller hand
-    each poll over before its slot comes (see tasks.polls_dispatch)."""
+    each poll over before its slot comes (see calls.tasks.polls_dispatch_task)."""
     due = list(
-        Organization.objects.filter(enabled=True)
+        OrganizationPollState.objects.filter(organization__enabled=True)
         .exclude(status=OrganizationStatus.AUTH_FAILED)
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now + ahead))
         # One order for every claimer: two beats lock rows in the same order, never crosswise.
         .order_by("pk")
-        .values_list("pk", "next_poll_at", "poll_interval_seconds")
+        .values_list("pk", "next_poll_at", "organization__poll_interval_seconds")
     )
     claimed: list[PollSlot] = []
     if not due:
@@ -103,7 +104,7 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
             following = (slot or now) + step
             if following <= now:  # fell behind (downtime): resume from now, do not catch up
                 following = now + step
-            taken = Organization.objects.filter(pk=pk, next_poll_at=slot).update(
+            taken = OrganizationPollState.objects.filter(pk=pk, next_poll_at=slot).update(
                 next_poll_at=following
             )
             if taken:
@@ -213,6 +214,7 @@ def _answer_apply(
 ) -> PollAttempt:
     outcome = _outcome(result)
     error = _result_error(result)
+    before = organization.poll_state
     with transaction.atomic():
         counts = calls_apply(organization=organization, result=result, now=finished_at)
         run = PollRun.objects.create(
@@ -248,22 +250,19 @@ def _answer_apply(
             if error:
                 state.update(last_error=error, last_error_at=finished_at)
             if kind == PollKind.MANUAL and (
-                organization.status == OrganizationStatus.AUTH_FAILED
-                or organization.consecutive_failures
+                before.status == OrganizationStatus.AUTH_FAILED or before.consecutive_failures
             ):
                 # Invoca answers again (or the token works again): leave back-off and resume
                 # the regular schedule rather than wait out a delay chosen for a failure.
                 state["next_poll_at"] = finished_at + timedelta(
                     seconds=organization.poll_interval_seconds
                 )
-        if counts.anything_changed or state.get("status", organization.status) != (
-            organization.status
-        ):
+        if counts.anything_changed or state.get("status", before.status) != before.status:
             state["feed_version"] = F("feed_version") + 1
         if lease is not None and lease.expired:
             raise PollOutlivedLock(f"the poll took longer than its lock's {poll_lock_seconds()} s")
         not_newer = Q(answer_started_at__isnull=True) | Q(answer_started_at__lt=started_at)
-        if not Organization.objects.filter(not_newer, pk=organization.pk).update(**state):
+        if not OrganizationPollState.objects.filter(not_newer, pk=organization.pk).update(**state):
             raise _AnswerSuperseded
         if token is not None and _token_use_worth_recording(token, finished_at):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
@@ -319,7 +318,8 @@ def poll_failure_record(
     kind: str = PollKind.SCHEDULED,
 ) -> PollAttempt:
     """Record a failed attempt and decide when to try again. Never ends a call."""
-    failures = organization.consecutive_failures + 1
+    before = organization.poll_state
+    failures = before.consecutive_failures + 1
     message = str(error)[:500]
     with transaction.atomic():
         run = PollRun.objects.create(
@@ -347,9 +347,9 @@ def poll_failure_record(
                 state["next_poll_at"] = finished_at + timedelta(
                     seconds=_retry_delay(organization, error, failures)
                 )
-            if state["status"] != organization.status:
+            if state["status"] != before.status:
                 state["feed_version"] = F("feed_version") + 1
-            Organization.objects.filter(pk=organization.pk).update(**state)
+            OrganizationPollState.objects.filter(pk=organization.pk).update(**state)
     _log_run(run)
     return PollAttempt(run=run, counts=IngestCounts(), error=error)
 
@@ -397,8 +397,12 @@ def organization_poll_slot(*, organization_id: int, slot_at: datetime | None) ->
         if lease is None:
             log.info("poll org=%s skipped: another poll holds the lock", organization_id)
             return "locked"
-        organization = Organization.objects.filter(pk=organization_id, enabled=True).first()
-        if organization is None or organization.status == OrganizationStatus.AUTH_FAILED:
+        organization = (
+            Organization.objects.select_related("poll_state")
+            .filter(pk=organization_id, enabled=True)
+            .first()
+        )
+        if organization is None or organization.poll_state.status == OrganizationStatus.AUTH_FAILED:
             return "not-polled"
         if slot_at is not None:
             skipped = _slot_skipped(organization, slot_at)
@@ -411,7 +415,8 @@ def organization_poll_slot(*, organization_id: int, slot_at: datetime | None) ->
 
 
 def _slot_skipped(organization: Organization, slot_at: datetime) -> str:
-    if organization.last_attempt_at is not None and organization.last_attempt_at > slot_at:
+    last_attempt_at = organization.poll_state.last_attempt_at
+    if last_attempt_at is not None and last_attempt_at > slot_at:
         # A poll that started after this slot was due (a slow one, or `manage.py poll`)
         # already covers it: one request per interval.
         return "already-polled"

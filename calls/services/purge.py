@@ -47,7 +47,7 @@ def calls_purge(*, now: datetime, dry_run: bool = False) -> PurgeReport:
     count what would be, including the calls the ending would have let go."""
     ended = calls_end_unconfirmed(now=now, dry_run=dry_run)
     report: dict[Organization, PurgeCounts] = {}
-    for organization in Organization.objects.all():
+    for organization in Organization.objects.order_by("name", "pk"):
         cutoff = now - timedelta(days=organization.retention_days)
         calls = Call.objects.filter(organization=organization, ended_at__lt=cutoff)
         runs = PollRun.objects.filter(organization=organization, started_at__lt=cutoff)

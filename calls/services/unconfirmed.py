@@ -13,10 +13,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, F, OuterRef, QuerySet, Subquery, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Count, F, Q, QuerySet, Value
 
-from calls.models import Call, CallEndReason, Organization, call_last_seen
+from calls.models import Call, CallEndReason, OrganizationPollState, call_last_seen_in_update
 
 
 def calls_past_confirmation(
@@ -28,26 +27,7 @@ def calls_past_confirmation(
     if sighted_before is not None:
         cutoff = min(cutoff, sighted_before)
     return (
-        Call.objects.filter(ended_at__isnull=True)
-        .alias(last_sighting=call_last_seen())
-        .filter(last_sighting__lt=cutoff)
-    )
-
-
-def _last_sighting_written() -> Case:
-    """call_last_seen() without its join, which an UPDATE cannot make: the organization's
-    sighted_at read by a subquery."""
-    sighted_at = Subquery(
-        Organization.objects.filter(pk=OuterRef("organization_id"))
-        .order_by()
-        .values("sighted_at")[:1]
-    )
-    return Case(
-        When(
-            sighting_current=True,
-            then=Greatest(F("last_seen_at"), Coalesce(sighted_at, F("last_seen_at"))),
-        ),
-        default=F("last_seen_at"),
+        Call.objects.filter(ended_at__isnull=True).with_last_seen().filter(Q(last_seen__lt=cutoff))
     )
 
 
@@ -65,12 +45,14 @@ def calls_end_unconfirmed(*, now: datetime, dry_run: bool = False) -> dict[int, 
         )
         if dry_run or not ended:
             return ended
-        last_sighting = _last_sighting_written()
+        last_sighting = call_last_seen_in_update()
         calls.update(
             ended_at=last_sighting,
             last_seen_at=last_sighting,
             sighting_current=False,
             end_reason=Value(CallEndReason.UNCONFIRMED),
         )
-        Organization.objects.filter(pk__in=list(ended)).update(feed_version=F("feed_version") + 1)
+        OrganizationPollState.objects.filter(pk__in=list(ended)).update(
+            feed_version=F("feed_version") + 1
+        )
     return ended

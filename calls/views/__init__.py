@@ -1,9 +1,18 @@
-"""Thin views: each reads through a selector (or calls one service) and renders a page, or
-its htmx fragment when htmx asks."""
+"""Thin views: each parses its request, makes one selector or service call and renders the
+result (a page, its htmx fragment when htmx asks, a CSV download or /healthz's JSON)."""
 
 from calls.views.detail import call_detail, call_refresh_now
+from calls.views.export import calls_export_csv
 from calls.views.find import call_find
 from calls.views.live import live_list, wallboard
 from calls.views.preferences import preferences
 
-__all__ = ["call_detail", "call_find", "call_refresh_now", "live_list", "preferences", "wallboard"]
+__all__ = [
+    "call_detail",
+    "call_find",
+    "call_refresh_now",
+    "calls_export_csv",
+    "live_list",
+    "preferences",
+    "wallboard",
+]

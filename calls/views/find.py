@@ -3,8 +3,6 @@ answers first; only when it knows nothing is Invoca asked (a filtered, throttled
 
 from __future__ import annotations
 
-from functools import partial
-
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +11,9 @@ from django.utils import timezone
 
 from calls.invoca import CallFilters, InvalidRequest
 from calls.presentation import call_row
-from calls.selectors.access import organizations_visible
-from calls.selectors.find import calls_find
-from calls.selectors.viewer import Viewer, viewer_get, viewer_time_zone
-from calls.services.lookups import LookupOutcome, call_search_remote
+from calls.selectors.viewer import Viewer, viewer_time_zone
+from calls.services.lookups import FindOutcome, call_find_or_lookup
+from calls.views.common import request_viewer
 
 
 class FindCallForm(forms.Form):
@@ -62,47 +59,29 @@ class FindCallForm(forms.Form):
 
 @login_required
 def call_find(request: HttpRequest) -> HttpResponse:
-    viewer = viewer_get(user=request.user)
+    viewer = request_viewer(request)
     form = FindCallForm(request.POST or None, viewer=viewer)
-    results = None
-    lookup: LookupOutcome | None = None
+    found: FindOutcome | None = None
     if request.method == "POST" and form.is_valid():
-        filters: CallFilters = form.cleaned_data["filters"]
-        organization_id = form.cleaned_data["organization"]
-        # Searched again, unchanged, after a lookup at Invoca may have stored the call.
-        find = partial(
-            calls_find,
-            user=request.user,
+        found = call_find_or_lookup(
             viewer=viewer,
-            organization_ids=[organization_id],
-            filters=filters,
+            organization_id=form.cleaned_data["organization"],
+            filters=form.cleaned_data["filters"],
             now=timezone.now(),
         )
-        results = find()
-        if not results:
-            organization = organizations_visible(user=request.user).get(pk=organization_id)
-            membership = viewer.organization(organization_id)
-            lookup = call_search_remote(
-                organization=organization,
-                filters=filters,
-                user_id=int(request.user.pk or 0),
-                restricted=membership is not None and membership.restricted,
-            )
-            if lookup.ran:
-                results = find()
-        if len(results) == 1:
-            return redirect("calls:detail", call_id=results[0].pk)
+        if len(found.calls) == 1:
+            return redirect("calls:detail", call_id=found.calls[0].pk)
     context = {
         "form": form,
         "nav": "find",
         "rows": None
-        if results is None
+        if found is None
         else [
             call_row(call=call, role=viewer.role(call.organization_id), rules=(), repeat_count=0)
-            for call in results
+            for call in found.calls
         ],
-        "lookup": lookup,
+        "lookup": None if found is None else found.lookup,
         "viewer": viewer,
-        "user_time_zone": viewer_time_zone(user=request.user, viewer=viewer),
+        "user_time_zone": viewer_time_zone(viewer=viewer),
     }
     return render(request, "calls/find.html", context)

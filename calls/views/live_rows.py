@@ -1,11 +1,11 @@
 """The live list's rows as HTML, each rendered once per distinct content and then reused.
 
 An agent's list refreshes every few seconds and, between two refreshes, most of its rows show
-exactly what they showed before. A row's HTML (built by calls/views/row_markup.py) is a
-function of its `CallRow` (what the presentation layer derived for this viewer's role, rules
-and pinned fields), a few of the call's own columns and the viewer's time zone; all of them are
-hashed into the row's key, so a key never needs invalidating: new content is a new key, and
-the old one ages out.
+exactly what they showed before. A row's HTML (templates/calls/_row.html, rendered by
+calls/views/row_markup.py) is a function of its `CallRow` (what the presentation layer derived
+for this viewer's role, rules and pinned fields), a few of the call's own columns and the
+viewer's time zone; all of them are hashed into the row's key, so a key never needs
+invalidating: new content is a new key, and the old one ages out.
 
 The only part of a row that depends on the clock, the ticking timer's no-JavaScript text, is
 built as a slot and filled in on every render.

@@ -11,8 +11,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from calls.selectors.viewer import organization_time_zone, user_time_zone_setting, viewer_get
+from calls.selectors.viewer import organization_time_zone, user_time_zone_setting
 from calls.services.preferences import user_preference_set
+from calls.views.common import request_viewer
 
 
 def _time_zone_choices() -> list[tuple[str, str]]:
@@ -34,7 +35,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
         user_preference_set(user=request.user, time_zone=form.cleaned_data["time_zone"])
         messages.success(request, "Saved. Times now show in your chosen time zone.")
         return redirect("calls:preferences")
-    viewer = viewer_get(user=request.user)
+    viewer = request_viewer(request)
     context = {
         "form": form,
         "nav": "preferences",

@@ -1,8 +1,12 @@
-/* cipdash live pages: ticking timers, polling with a version handshake, new-call cues.
+/* cipdash live pages: what htmx cannot do from the templates.
  *
- * The server answers an unchanged poll with 204 and no body, which htmx leaves alone, so the
- * page never flickers and scroll and focus stay where they are. Durations are computed from
- * the server's clock (sent with every region), so a wrong PC clock cannot show negatives.
+ * The refreshing region carries its own refresh (hx-get, hx-trigger "every 2s", the feed
+ * version it shows in hx-headers, hx-sync): htmx polls, and keeps the page as it is when the
+ * server answers 204 for an unchanged version. Here: the pace the agent chose, written into
+ * that trigger (none while paused or while the tab is hidden); timers ticking from the
+ * server's clock, so a wrong PC clock cannot show negatives; the new-call cue, sound and
+ * desktop alerts, the screen-reader announcer; the scroll place and open sections across a
+ * swap.
  */
 (function () {
   "use strict";
@@ -11,10 +15,11 @@
   var SOUND_KEY = "cipdash:sound";
   var NOTIFY_KEY = "cipdash:notify";
   var NOTIFIED_PREFIX = "cipdash:notified:";
+  // Besides its pace, the region refreshes on this event (sent when the tab shows again or
+  // the agent picks a pace); templates/calls/_refresh_attrs.html names it too.
+  var REFRESH_EVENT = "cipdash:refresh";
   var clockOffset = null; // server time minus browser time, in ms
   var lastUpdate = Date.now();
-  var timer = null;
-  var inFlight = false;
   var seenCalls = null;
 
   function region() {
@@ -81,34 +86,27 @@
     return saved > 0 ? saved : 2;
   }
 
-  function schedule() {
-    window.clearTimeout(timer);
-    timer = null;
-    var el = region();
-    var seconds = refreshSeconds();
-    if (!el || !el.hasAttribute("data-poll") || seconds <= 0 || document.hidden) return;
-    timer = window.setTimeout(function () {
-      poll(true);
-    }, seconds * 1000);
+  /* The region's trigger at the pace chosen, or only the refresh event while paused or while
+   * the tab is hidden. (A condition in the trigger itself, "every 2s [...]", would need eval,
+   * which the page's CSP forbids.) Returns whether the trigger changed. */
+  function pace(el) {
+    if (!el || !el.hasAttribute("data-poll")) return false;
+    var seconds = document.hidden ? 0 : refreshSeconds();
+    var trigger = (seconds > 0 ? "every " + seconds + "s, " : "") + REFRESH_EVENT;
+    if (el.getAttribute("hx-trigger") === trigger) return false;
+    el.setAttribute("hx-trigger", trigger);
+    return true;
   }
 
-  function poll(sendVersion) {
+  /* After a new pace or a visibility change: htmx re-reads the trigger, and a running
+   * refresh starts with a refresh at once. */
+  function repace() {
     var el = region();
-    if (!el || inFlight || !window.htmx) return;
-    inFlight = true;
-    var headers = {};
-    if (sendVersion) headers["X-Feed-Version"] = el.getAttribute("data-version") || "";
-    var url = window.location.pathname + window.location.search;
-    window.htmx
-      .ajax("GET", url, { source: el, target: "#" + el.id, swap: "outerHTML", headers: headers })
-      .then(
-        function () {},
-        function () {}
-      )
-      .then(function () {
-        inFlight = false;
-        schedule();
-      });
+    if (!el || !window.htmx) return;
+    if (pace(el)) window.htmx.process(el);
+    if (el.hasAttribute("data-poll") && !document.hidden && refreshSeconds() > 0) {
+      window.htmx.trigger(el, REFRESH_EVENT);
+    }
   }
 
   function callsIn(el) {
@@ -214,8 +212,7 @@
     if (saved !== null && select.querySelector('option[value="' + saved + '"]')) select.value = saved;
     select.addEventListener("change", function () {
       store(INTERVAL_KEY, select.value);
-      if (Number(select.value) > 0) poll(true);
-      else schedule();
+      repace();
     });
     var sound = controls.querySelector("[data-opt-sound]");
     sound.checked = store(SOUND_KEY) === "1";
@@ -232,52 +229,41 @@
   }
 
   var openDetails = [];
-  var kept = null; // scroll position and focused element across a swap
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    var active = document.activeElement;
-    kept = { x: window.scrollX, y: window.scrollY, focusId: active && active.id ? active.id : "" };
+  var scrolled = null; // the scroll position before a swap
+  document.addEventListener("htmx:beforeSwap", function () {
+    scrolled = { x: window.scrollX, y: window.scrollY };
     openDetails = [];
     document.querySelectorAll("details[id][open]").forEach(function (d) {
       openDetails.push(d.id);
     });
-    if (event.detail.xhr && event.detail.xhr.status === 204) event.detail.shouldSwap = false;
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var status = event.detail.xhr && event.detail.xhr.status;
     if (status >= 200 && status < 300) lastUpdate = Date.now(); // 204 included: nothing changed
   });
-  /* Replacing the region must not move the agent: put scroll and focus back as they were. */
-  function restorePlace() {
-    if (!kept) return;
-    if (kept.focusId && (!document.activeElement || document.activeElement.id !== kept.focusId)) {
-      var target = document.getElementById(kept.focusId);
-      if (target) target.focus({ preventScroll: true });
+  /* Replacing the region must not move the agent (htmx puts the focus back itself). */
+  function restoreScroll() {
+    if (scrolled && (window.scrollX !== scrolled.x || window.scrollY !== scrolled.y)) {
+      window.scrollTo(scrolled.x, scrolled.y);
     }
-    if (window.scrollX !== kept.x || window.scrollY !== kept.y) window.scrollTo(kept.x, kept.y);
   }
 
-  document.addEventListener("htmx:afterSettle", restorePlace);
+  document.addEventListener("htmx:afterSettle", restoreScroll);
   document.addEventListener("htmx:afterSwap", function () {
-    restorePlace();
+    restoreScroll();
     openDetails.forEach(function (id) {
       var d = document.getElementById(id);
       if (d) d.open = true;
     });
     var el = region();
+    pace(el); // htmx reads the new region's trigger once it settles
     if (!el || el.getAttribute("data-server-now") === String(syncedServerNow)) return;
     syncClock(el);
     markNewCalls(el);
     tickTimers();
   });
 
-  document.addEventListener("visibilitychange", function () {
-    if (document.hidden) {
-      window.clearTimeout(timer);
-      timer = null;
-    } else {
-      poll(true);
-    }
-  });
+  document.addEventListener("visibilitychange", repace);
 
   document.addEventListener("DOMContentLoaded", function () {
     var el = region();
@@ -285,15 +271,8 @@
     seenCalls = callsIn(el);
     setUpControls();
     pruneAlertKeys();
-    var refreshNow = document.querySelector("[data-refresh-now]");
-    if (refreshNow) {
-      refreshNow.addEventListener("click", function (event) {
-        event.preventDefault();
-        poll(false);
-      });
-    }
+    if (pace(el) && window.htmx) window.htmx.process(el);
     tickTimers();
     window.setInterval(tickTimers, 1000);
-    schedule();
   });
 })();

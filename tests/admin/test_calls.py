@@ -16,7 +16,7 @@ from django.utils import formats, timezone
 from django.utils.html import escape
 
 from calls.admin.calls import CappedCountPaginator
-from calls.models import AuditEvent, Call, CallSnapshot, Organization
+from calls.models import AuditEvent, Call, CallSnapshot, Organization, OrganizationPollState
 from tests.export.data import T0, calls_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -133,7 +133,7 @@ def test_last_seen_column_reads_the_organization_sighting_and_sorts_by_it(client
     Call.objects.filter(transaction_id="TXA").update(last_seen_at=T0 + timedelta(minutes=1))
     Call.objects.filter(transaction_id="TXB").update(sighting_current=True)
     sighted = T0 + timedelta(minutes=3)
-    Organization.objects.filter(pk=calls.pk).update(sighted_at=sighted)
+    OrganizationPollState.objects.filter(pk=calls.pk).update(sighted_at=sighted)
 
     def shown(moment: datetime) -> str:
         return escape(formats.localize(timezone.localtime(moment)))

@@ -50,4 +50,4 @@ def test_token_rotation_in_the_browser_under_csp(open_session):
     with db_lock:
         assert ApiToken.objects.get(organization=org, active=True).last4 == "BBBB"
         org.refresh_from_db()
-        assert org.status == OrganizationStatus.OK
+        assert org.poll_state.status == OrganizationStatus.OK

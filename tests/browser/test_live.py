@@ -190,7 +190,7 @@ def test_stale_feed_banner_appears_when_the_feed_dies(open_session: OpenSession)
             org.refresh_from_db()
             organization_poll(organization=org)
             org.refresh_from_db()
-            assert org.status == OrganizationStatus.AUTH_FAILED
+            assert org.poll_state.status == OrganizationStatus.AUTH_FAILED
         expect(banner).to_contain_text("refused", timeout=5000)
         assert "sandbox-token-1234" not in session.page.content()
 

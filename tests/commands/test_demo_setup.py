@@ -10,15 +10,22 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from calls import services
-from calls.management.commands.sandbox_feed import parse_org_spec
-from calls.models import ApiToken, HighlightRule, Membership, Organization, Role
-from calls.sandbox import SandboxFeed
-from calls.services.demo import (
+from calls.management.commands.demo_setup import (
     DEMO_FEED_URL,
     DEMO_LOGINS,
     DEMO_ORGANIZATIONS,
     demo_install,
 )
+from calls.management.commands.sandbox_feed import parse_org_spec
+from calls.models import (
+    ApiToken,
+    HighlightRule,
+    Membership,
+    Organization,
+    OrganizationPollState,
+    Role,
+)
+from calls.sandbox import SandboxFeed
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +64,10 @@ def test_creates_demo_organizations_polling_the_sandbox_feed():
     assert network.enabled
     assert network.poll_interval_seconds == 2.0
     assert network.pinned_fields == ["utm_source", "lead_type"]
-    assert network.next_poll_at is not None and network.next_poll_at <= timezone.now()
+    assert (
+        network.poll_state.next_poll_at is not None
+        and network.poll_state.next_poll_at <= timezone.now()
+    )
     rule = HighlightRule.objects.get(organization=network)
     assert (rule.scope, rule.field, rule.operator, rule.value, rule.label) == (
         "custom",
@@ -128,9 +138,10 @@ def test_rerun_repairs_a_demo_that_was_changed():
     services.organization_set_enabled(organization=network, enabled=False)
     services.api_token_add(organization=network, secret="someone-elses-token")
     far_away = timezone.now() + timedelta(hours=1)
-    Organization.objects.filter(pk=network.pk).update(
-        next_poll_at=far_away, consecutive_failures=7, pinned_fields=[]
+    OrganizationPollState.objects.filter(pk=network.pk).update(
+        next_poll_at=far_away, consecutive_failures=7
     )
+    Organization.objects.filter(pk=network.pk).update(pinned_fields=[])
     agent = get_user_model().objects.get(username="demo-agent")
     agent.set_password("changed-in-the-admin")
     agent.save()
@@ -139,8 +150,10 @@ def test_rerun_repairs_a_demo_that_was_changed():
 
     network.refresh_from_db()
     assert network.enabled
-    assert network.next_poll_at is not None and network.next_poll_at < far_away
-    assert network.consecutive_failures == 0
+    assert (
+        network.poll_state.next_poll_at is not None and network.poll_state.next_poll_at < far_away
+    )
+    assert network.poll_state.consecutive_failures == 0
     assert network.pinned_fields == ["utm_source", "lead_type"]
     assert network.tokens.get(active=True).reveal_secret() == DEMO_NETWORK.token
     assert log_in("demo-agent", printed_password(output, "demo-agent")) is not None

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from calls.models import Organization, OrganizationStatus, PollRun
+from calls.models import OrganizationPollState, OrganizationStatus, PollRun
 from calls.sandbox.server import SandboxFeed
 from calls.services.poll_lock import organization_poll_lock
 from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
@@ -72,15 +72,17 @@ def test_unknown_organization():
 def test_ignores_schedule_back_off_and_auth_failed_and_applies_the_result(feed, orgs):
     org = orgs[0]
     later = timezone.now() + timedelta(hours=1)
-    Organization.objects.filter(pk=org.pk).update(
+    OrganizationPollState.objects.filter(pk=org.pk).update(
         status=OrganizationStatus.AUTH_FAILED, next_poll_at=later, consecutive_failures=4
     )
     feed.add_call("2001", call_payload("A1"))
     lines = poll("--org", str(org.pk))
     assert "clean" in lines[0]
     org.refresh_from_db()
-    assert org.status == OrganizationStatus.OK and org.consecutive_failures == 0
-    assert org.next_poll_at < later  # scheduled polling resumes
+    assert (
+        org.poll_state.status == OrganizationStatus.OK and org.poll_state.consecutive_failures == 0
+    )
+    assert org.poll_state.next_poll_at < later  # scheduled polling resumes
     assert org.calls.get().transaction_id == "A1"
 
 
@@ -89,7 +91,7 @@ def test_a_refused_token_is_recorded_as_a_scheduled_poll_would(feed, orgs):
     with pytest.raises(CommandError):
         poll("--org", str(orgs[0].pk))
     orgs[0].refresh_from_db()
-    assert orgs[0].status == OrganizationStatus.AUTH_FAILED
+    assert orgs[0].poll_state.status == OrganizationStatus.AUTH_FAILED
 
 
 def test_waits_for_a_poll_in_flight_instead_of_overlapping(feed, orgs, settings):

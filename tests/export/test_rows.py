@@ -7,13 +7,9 @@ from datetime import timedelta
 import pytest
 
 from calls.export import CALL_COLUMNS, GENERAL_COLUMNS, cell_neutralise, export_lines
-from calls.models import Call, Organization
-from calls.selectors.export import (
-    ExportFilters,
-    calls_for_export,
-    export_filters_parse,
-    export_source,
-)
+from calls.models import Call, OrganizationPollState
+from calls.selectors.export import calls_for_export, export_source
+from calls.selectors.filters import ExportFilters, export_filters_parse
 from tests.export.data import T0, calls_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -22,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def export_table(filters: ExportFilters | None = None, **options) -> list[dict[str, str]]:
     filters = filters or ExportFilters()
-    calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
+    calls = calls_for_export(organization_ids=None, filters=filters)
     text = "".join(
         export_lines(source=export_source(calls=calls, filters=filters), now=T0, **options)
     )
@@ -31,7 +27,7 @@ def export_table(filters: ExportFilters | None = None, **options) -> list[dict[s
 
 def header(filters: ExportFilters | None = None) -> list[str]:
     filters = filters or ExportFilters()
-    calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
+    calls = calls_for_export(organization_ids=None, filters=filters)
     text = "".join(export_lines(source=export_source(calls=calls, filters=filters), now=T0))
     return next(csv.reader(io.StringIO(text)))
 
@@ -243,7 +239,7 @@ def test_search_matches_phone_in_any_format_exact_transaction_id_and_custom_valu
 def test_bom_and_crlf():
     OrganizationFactory.create()
     filters = ExportFilters()
-    calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
+    calls = calls_for_export(organization_ids=None, filters=filters)
     first = next(
         iter(export_lines(source=export_source(calls=calls, filters=filters), now=T0, bom=True))
     )
@@ -255,7 +251,7 @@ def test_on_finish_reports_rows_and_whether_the_consumer_read_to_the_end():
     org = OrganizationFactory.create()
     calls_ingest(org, [call_payload(f"T{n}") for n in range(5)], T0)
     filters = ExportFilters()
-    calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
+    calls = calls_for_export(organization_ids=None, filters=filters)
     finished: list[tuple[int, bool]] = []
 
     def lines(**options):
@@ -296,7 +292,7 @@ def test_a_call_in_the_latest_answer_was_last_seen_when_its_organization_was():
     calls_ingest(org, [call_payload("CURRENT"), call_payload("GONE")], T0)
     Call.objects.filter(transaction_id="CURRENT").update(last_seen_at=T0, sighting_current=True)
     Call.objects.filter(transaction_id="GONE").update(last_seen_at=T0, sighting_current=False)
-    Organization.objects.filter(pk=org.pk).update(sighted_at=T0 + timedelta(minutes=10))
+    OrganizationPollState.objects.filter(pk=org.pk).update(sighted_at=T0 + timedelta(minutes=10))
 
     def last_seen(filters: ExportFilters) -> dict[str, str]:
         return {row["transaction_id"]: row["last_seen_at"] for row in export_table(filters)}

@@ -13,7 +13,7 @@ import django
 
 def stall_before_commit(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
     done = execute(sql, params, many, context)
-    if sql.startswith('UPDATE "calls_organization"') and "answer_started_at" in sql:
+    if sql.startswith('UPDATE "calls_organizationpollstate"') and "answer_started_at" in sql:
         print("inside-ingest", flush=True)
         time.sleep(120)
     return done
@@ -26,7 +26,7 @@ def main(organization_id: int) -> None:
     from calls import tasks
 
     with connection.execute_wrapper(stall_before_commit):
-        tasks.organization_poll(organization_id)
+        tasks.organization_poll_task(organization_id=organization_id)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def redis_cache_settings(url: str) -> dict[str, dict[str, object]]:
     """CACHES as production sets them from REDIS_URL, with short timeouts for the tests."""
     return {
         "default": {
-            "BACKEND": "cipdash.cache.ClientKeepingRedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

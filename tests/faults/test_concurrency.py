@@ -52,7 +52,9 @@ def run_together(count: int, work: Callable[[], T]) -> list[T]:
 def test_two_workers_on_one_organization_make_one_request(feed, make_org):
     org = make_org()
     feed.set_fault("slow", invoca_id=org.invoca_id, delay=0.3)  # the first poll stays in flight
-    outcomes = run_together(2, lambda: tasks.organization_poll(org.organization.pk))
+    outcomes = run_together(
+        2, lambda: tasks.organization_poll_task(organization_id=org.organization.pk)
+    )
     assert sorted(map(str, outcomes)) == ["clean", "locked"]
     assert feed.request_count(org.invoca_id) == 1
     live = len(feed.live_calls(org.invoca_id))
@@ -72,7 +74,7 @@ def eager_tasks() -> Iterator[None]:
 def test_two_beats_dispatch_each_slot_once(feed, make_org):
     orgs = [make_org(poll_interval_seconds=30) for _ in range(3)]
     feed.set_fault("slow", delay=0.2)  # overlapping ticks
-    claimed = run_together(2, tasks.polls_dispatch)
+    claimed = run_together(2, tasks.polls_dispatch_task)
     assert sum(claimed) == 3  # each slot claimed by exactly one of them
     for org in orgs:
         assert feed.request_count(org.invoca_id) == 1
@@ -84,12 +86,14 @@ def test_two_beats_dispatch_each_slot_once(feed, make_org):
     assert CallSnapshot.objects.count() == Call.objects.count()
 
     # Within the interval, further ticks (from either beat) poll nothing.
-    assert run_together(2, tasks.polls_dispatch) == [0, 0]
+    assert run_together(2, tasks.polls_dispatch_task) == [0, 0]
     assert feed.request_count() == 3
 
     # A task for a slot that a later poll already covered does not ask again.
     due_at = timezone.now() - timedelta(seconds=10)
-    outcome = tasks.organization_poll(orgs[0].organization.pk, slot=due_at.isoformat())
+    outcome = tasks.organization_poll_task(
+        organization_id=orgs[0].organization.pk, slot=due_at.isoformat()
+    )
     assert outcome == "already-polled"
     assert feed.request_count() == 3
 

@@ -45,17 +45,17 @@ def test_auth_failure_stops_that_org_until_its_token_changes(feed, make_org, mod
     assert attempt.run.outcome == PollOutcome.AUTH_FAILED
     assert attempt.run.http_status == int(mode)
     org = refused.fresh()
-    assert org.status == OrganizationStatus.AUTH_FAILED
-    assert org.last_error == reason
+    assert org.poll_state.status == OrganizationStatus.AUTH_FAILED
+    assert org.poll_state.last_error == reason
     assert ended_count() == 0
 
     # The beat skips it however long we wait; the other organization is untouched and polled.
     assert due_ids(after_seconds=3600) == {healthy.organization.pk}
     requests_before = feed.request_count(refused.invoca_id)
-    assert tasks.organization_poll(refused.organization.pk) == "not-polled"
+    assert tasks.organization_poll_task(organization_id=refused.organization.pk) == "not-polled"
     assert feed.request_count(refused.invoca_id) == requests_before
     assert poll(healthy).clean
-    assert healthy.fresh().status == OrganizationStatus.OK
+    assert healthy.fresh().poll_state.status == OrganizationStatus.OK
 
     # A new token is the fix: polling resumes at once and works again.
     feed.clear_faults()
@@ -63,7 +63,10 @@ def test_auth_failure_stops_that_org_until_its_token_changes(feed, make_org, mod
     assert refused.organization.pk in due_ids(after_seconds=0.5)
     assert poll(refused).clean
     org = refused.fresh()
-    assert (org.status, org.consecutive_failures) == (OrganizationStatus.OK, 0)
+    assert (org.poll_state.status, org.poll_state.consecutive_failures) == (
+        OrganizationStatus.OK,
+        0,
+    )
     assert ended_count() == 0
 
 
@@ -78,7 +81,7 @@ def test_rate_limit_obeys_retry_after(feed, make_org, as_date):
     attempt = poll(org)
     assert attempt.run.outcome == PollOutcome.RATE_LIMITED
     state = org.fresh()
-    wait = (state.next_poll_at - attempt.run.finished_at).total_seconds()
+    wait = (state.poll_state.next_poll_at - attempt.run.finished_at).total_seconds()
     # An HTTP date has whole-second precision (and the poll finished a moment after it).
     assert 6.9 <= wait <= 9 if as_date else wait == pytest.approx(8, abs=0.01)
     assert org.organization.pk not in due_ids(after_seconds=wait - 1.5)
@@ -149,9 +152,9 @@ def test_unavailable_backs_off_bounded_and_recovers(feed, make_org, fault, setti
         assert time.monotonic() - started < bound
         assert attempt.run.outcome == PollOutcome.UNAVAILABLE, attempt.run.error
         state = org.fresh()
-        assert state.consecutive_failures == failures
-        assert state.status == OrganizationStatus.DEGRADED
-        delays.append((state.next_poll_at - attempt.run.finished_at).total_seconds())
+        assert state.poll_state.consecutive_failures == failures
+        assert state.poll_state.status == OrganizationStatus.DEGRADED
+        delays.append((state.poll_state.next_poll_at - attempt.run.finished_at).total_seconds())
         # interval 1 s: 2^n s with ±20 % jitter
         assert 0.8 * 2**failures <= delays[-1] <= 1.2 * 2**failures
     assert delays == sorted(delays)
@@ -161,7 +164,10 @@ def test_unavailable_backs_off_bounded_and_recovers(feed, make_org, fault, setti
     _base_url_move(org, feed.url)
     assert poll(org).clean
     state = org.fresh()
-    assert (state.status, state.consecutive_failures) == (OrganizationStatus.OK, 0)
+    assert (state.poll_state.status, state.poll_state.consecutive_failures) == (
+        OrganizationStatus.OK,
+        0,
+    )
     live = {call["transaction_id"] for call in feed.live_calls(org.invoca_id)}
     assert (
         set(Call.objects.filter(organization=state).values_list("transaction_id", flat=True))
@@ -206,8 +212,8 @@ def test_bad_answer_is_a_failed_poll_and_ends_nothing(feed, make_org, answer):
     assert ended_count() == 0
     assert CallSnapshot.objects.count() == snapshots
     state = org.fresh()
-    assert state.status == OrganizationStatus.DEGRADED
-    assert state.consecutive_failures == 1
+    assert state.poll_state.status == OrganizationStatus.DEGRADED
+    assert state.poll_state.consecutive_failures == 1
 
 
 def test_one_malformed_call_among_good_ones(feed, make_org):
@@ -240,7 +246,7 @@ def test_partial_answer_keeps_data_and_ends_nothing(feed, make_org):
     changed = Call.objects.get(transaction_id=live[1]["transaction_id"])
     assert changed.custom_data["lead_score"]["value"] == "97"
     assert ended_count() == 0
-    assert org.fresh().last_error.startswith("partial answer")
+    assert org.fresh().poll_state.last_error.startswith("partial answer")
 
 
 # ----- calls that go missing ------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_a_worker_killed_before_its_ingest_commits_changes_nothing_and_the_next_
     org = make_org(target_live=0, clean_misses_to_end=1)
     first = bulk_payload(300, seed=3)
     feed.serve_static(org.invoca_id, first)
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     second = bulk_payload_mutate(
         first, changed_fraction=0.1, new_fraction=0.05, ended_fraction=0.05
     )
@@ -49,7 +49,8 @@ def test_a_worker_killed_before_its_ingest_commits_changes_nothing_and_the_next_
     gone, new = _ids(first) - _ids(second), _ids(second) - _ids(first)
     assert len(gone) == len(new) == 15
     before = _state()
-    org_before = org.fresh()
+    state = org.fresh().poll_state
+    poll_state_before = (state.feed_version, state.answer_started_at, state.sighted_at)
 
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.faults.killed_ingest", str(org.organization.pk)],
@@ -70,19 +71,19 @@ def test_a_worker_killed_before_its_ingest_commits_changes_nothing_and_the_next_
     assert child.returncode == -signal.SIGKILL
 
     assert _state() == before
-    after_kill = org.fresh()
-    assert (after_kill.feed_version, after_kill.answer_started_at, after_kill.sighted_at) == (
-        org_before.feed_version,
-        org_before.answer_started_at,
-        org_before.sighted_at,
-    )
+    after_kill = org.fresh().poll_state
+    assert (
+        after_kill.feed_version,
+        after_kill.answer_started_at,
+        after_kill.sighted_at,
+    ) == poll_state_before
     # The dead worker's lock stays until it runs out: no poll overlaps one that may be alive.
     requests = feed.request_count(org.invoca_id)
-    assert tasks.organization_poll(org.organization.pk) == "locked"
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == "locked"
     assert feed.request_count(org.invoca_id) == requests
 
     poll_lock_expire(org.organization.pk)
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     run = PollRun.objects.order_by("-started_at").first()
     assert run is not None and (run.calls_new, run.calls_changed, run.calls_ended) == (15, 30, 15)
     ended = set(
@@ -99,7 +100,7 @@ def test_a_worker_killed_before_its_ingest_commits_changes_nothing_and_the_next_
     )
 
     # The same answer again changes nothing and ends nothing twice.
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     latest = PollRun.objects.order_by("-started_at").first()
     assert latest is not None and (latest.calls_new, latest.calls_changed, latest.calls_ended) == (
         0,

@@ -83,7 +83,7 @@ def no_throttle_left() -> None:
 def polled_org(make_org: Callable[..., FeedOrganization]) -> FeedOrganization:
     """An organization polled once, so that a lookup has a call to ask about."""
     org = make_org()
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     return org
 
 
@@ -130,7 +130,9 @@ def test_a_door_waits_for_the_poll_in_flight_and_asks_after_its_answer(
 
     def scheduled() -> None:
         try:
-            outcomes.append(tasks.organization_poll(polled_org.organization.pk))
+            outcomes.append(
+                tasks.organization_poll_task(organization_id=polled_org.organization.pk)
+            )
         finally:
             connection.close()
 
@@ -179,7 +181,9 @@ def test_an_old_answer_arriving_after_a_newer_one_ends_no_call_it_saw(feed, make
         # its lock: a newer poll takes it and sees the call.
         newcomer = feed.add_call(org.invoca_id, call_payload("NEWCOMER-1"))
         poll_lock_expire(org.organization.pk)
-        assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+        assert (
+            tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
+        )
         assert Call.objects.filter(transaction_id=newcomer, ended_at__isnull=True).exists()
     finally:
         release.set()
@@ -191,5 +195,5 @@ def test_an_old_answer_arriving_after_a_newer_one_ends_no_call_it_saw(feed, make
     assert stored.ended_at is None and stored.missed_polls == 0
     assert Call.objects.filter(ended_at__isnull=False).count() == 0
     # The next poll, newer than both, keeps it live.
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     assert Call.objects.get(transaction_id=newcomer).ended_at is None

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
     org = make_org(target_live=0)
     feed.serve_static(org.invoca_id, bulk_payload(300, seed=3))
-    state_before = org.fresh()
+    version_before = org.fresh().poll_state.feed_version
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.faults.stalled_ingest", str(org.organization.pk)],
         cwd=ROOT,
@@ -62,8 +62,8 @@ def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
         0,
     )
     state = org.fresh()
-    assert state.feed_version == state_before.feed_version
-    assert state.last_attempt_at is None and state.last_success_at is None
+    assert state.poll_state.feed_version == version_before
+    assert state.poll_state.last_attempt_at is None and state.poll_state.last_success_at is None
 
     # The database is whole and writable: once the dead worker's lock has run out, the next
     # poll ingests everything once.
@@ -98,29 +98,32 @@ def test_database_failing_mid_poll_leaves_no_partial_state_and_is_retried(feed, 
     changed = feed.live_calls(org.invoca_id)[0]["transaction_id"]
     feed.update_call(org.invoca_id, changed, call_status="transferred")
     calls_before = (Call.objects.count(), CallSnapshot.objects.count())
-    version = org.fresh().feed_version
+    version = org.fresh().poll_state.feed_version
 
     with connection.execute_wrapper(DatabaseOutage(lasting=lasting)):
         if lasting:  # not even the failure can be recorded: the task fails
             with pytest.raises(OperationalError):
-                tasks.organization_poll(org.organization.pk)
+                tasks.organization_poll_task(organization_id=org.organization.pk)
         else:  # the failure is recorded like any other
-            assert tasks.organization_poll(org.organization.pk) == PollOutcome.ERROR
+            assert (
+                tasks.organization_poll_task(organization_id=org.organization.pk)
+                == PollOutcome.ERROR
+            )
     assert (Call.objects.count(), CallSnapshot.objects.count()) == calls_before
     assert Call.objects.get(transaction_id=changed).call_status == "bridged"
     state = org.fresh()
     if lasting:
-        assert PollRun.objects.count() == 1 and state.feed_version == version
+        assert PollRun.objects.count() == 1 and state.poll_state.feed_version == version
     else:
-        run = PollRun.objects.first()
+        run = PollRun.objects.order_by("-started_at", "-pk").first()  # the failed poll's
         assert run is not None and run.error == "internal error (OperationalError)"
-        assert state.consecutive_failures == 1
+        assert state.poll_state.consecutive_failures == 1
 
     # The lock went with the failed poll, and a later slot polls again.
     later = timezone.now() + timedelta(seconds=settings.POLL_BACKOFF_MAX_SECONDS)
     slots = services.polls_claim_due(now=later)
     assert [slot.organization_id for slot in slots] == [org.organization.pk]
-    assert tasks.organization_poll(org.organization.pk) == PollOutcome.CLEAN
+    assert tasks.organization_poll_task(organization_id=org.organization.pk) == PollOutcome.CLEAN
     assert CallSnapshot.objects.count() == calls_before[1] + 1
     assert Call.objects.get(transaction_id=changed).call_status == "transferred"
 

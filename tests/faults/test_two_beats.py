@@ -19,7 +19,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from calls.models import Call, Organization, PollOutcome, PollRun
+from calls.models import Call, OrganizationPollState, PollOutcome, PollRun
 from tests.faults.processes import ROOT, CeleryWorker, shared_database_environment, wait_until
 from tests.servers import RedisServer
 
@@ -90,7 +90,7 @@ def arrivals(feed) -> Iterator[dict[str, list[float]]]:  # type: ignore[no-untyp
 def test_two_beats_still_make_one_request_per_organization_per_interval(feed, make_org, arrivals):
     orgs = [make_org(target_live=2, poll_interval_seconds=INTERVAL) for _ in range(3)]
     pks = [org.organization.pk for org in orgs]
-    Organization.objects.filter(pk__in=pks).update(next_poll_at=FAR_AHEAD)  # not yet
+    OrganizationPollState.objects.filter(pk__in=pks).update(next_poll_at=FAR_AHEAD)  # not yet
     redis = RedisServer().start()
     env = shared_database_environment(
         REDIS_URL=redis.url,
@@ -119,7 +119,7 @@ def test_two_beats_still_make_one_request_per_organization_per_interval(feed, ma
             # Every organization's first slot just ahead, so that each slot is known exactly:
             # the k-th falls at first + k * interval for as long as the claims keep up.
             first = timezone.now().replace(microsecond=0) + timedelta(seconds=2)
-            Organization.objects.filter(pk__in=pks).update(next_poll_at=first)
+            OrganizationPollState.objects.filter(pk__in=pks).update(next_poll_at=first)
             wait_until(
                 lambda: min(len(arrivals[org.invoca_id]) for org in orgs) >= SLOTS,
                 timeout=60,
@@ -160,11 +160,11 @@ def _claims_stop(pks: list[int], first: datetime) -> dict[int, int]:
     """Stop all further claims, and count the slots each organization's claims reached."""
     with transaction.atomic():
         reached = dict(
-            Organization.objects.select_for_update()
+            OrganizationPollState.objects.select_for_update()
             .filter(pk__in=pks)
             .values_list("pk", "next_poll_at")
         )
-        Organization.objects.filter(pk__in=pks).update(next_poll_at=FAR_AHEAD)
+        OrganizationPollState.objects.filter(pk__in=pks).update(next_poll_at=FAR_AHEAD)
     claimed = {}
     for pk, next_slot in reached.items():
         assert next_slot is not None

@@ -20,7 +20,7 @@ def test_calls_appear_and_end_without_redis(embedded_stack):
         stack.feed.end_call("6001", "EMB-1")
         stack.wait_for(lambda: call_existing(org, "EMB-1").ended_at is not None, "its end", 30)
         org.refresh_from_db()
-        assert org.status == OrganizationStatus.OK
+        assert org.poll_state.status == OrganizationStatus.OK
         assert Call.objects.filter(organization=org).count() == 1
     finally:
         stop_polling(org)

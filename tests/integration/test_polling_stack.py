@@ -41,7 +41,10 @@ def test_calls_appear_change_and_end(stack):
         assert call_existing(org, "INT-2").ended_at is None
 
         org.refresh_from_db()
-        assert org.status == OrganizationStatus.OK and org.last_success_at is not None
+        assert (
+            org.poll_state.status == OrganizationStatus.OK
+            and org.poll_state.last_success_at is not None
+        )
     finally:
         stop_polling(org)
     # One request per interval (1 s), and every one of them recorded.
@@ -58,7 +61,10 @@ def test_a_refused_token_stops_polling_until_a_new_one(stack):
         stack.feed.add_call("5002", call_payload("INT-A"))
         stack.feed.set_fault("401", invoca_id="5002")
         stack.wait_for(
-            lambda: Organization.objects.get(pk=org.pk).status == OrganizationStatus.AUTH_FAILED,
+            lambda: (
+                Organization.objects.get(pk=org.pk).poll_state.status
+                == OrganizationStatus.AUTH_FAILED
+            ),
             "the organization to stop on 401",
         )
         refused = stack.feed.request_count("5002")
@@ -69,7 +75,10 @@ def test_a_refused_token_stops_polling_until_a_new_one(stack):
         api_token_add(organization=org, secret="int-token-5002", label="rotated")
         stack.wait_for(lambda: call_row(org, "INT-A") is not None, "polling to resume")
         org.refresh_from_db()
-        assert org.status == OrganizationStatus.OK and org.consecutive_failures == 0
+        assert (
+            org.poll_state.status == OrganizationStatus.OK
+            and org.poll_state.consecutive_failures == 0
+        )
     finally:
         stop_polling(org)
 
@@ -79,11 +88,14 @@ def test_an_outage_backs_off_and_recovers(stack):
     try:
         stack.feed.set_fault("503", invoca_id="5003")
         stack.wait_for(
-            lambda: Organization.objects.get(pk=org.pk).consecutive_failures >= 2,
+            lambda: Organization.objects.get(pk=org.pk).poll_state.consecutive_failures >= 2,
             "two failed polls",
         )
         org.refresh_from_db()
-        assert org.status == OrganizationStatus.DEGRADED and "503" in org.last_error
+        assert (
+            org.poll_state.status == OrganizationStatus.DEGRADED
+            and "503" in org.poll_state.last_error
+        )
         stack.feed.add_call("5003", call_payload("INT-B"))
         stack.feed.clear_faults("5003")
         stack.wait_for(lambda: call_row(org, "INT-B") is not None, "recovery after the outage")

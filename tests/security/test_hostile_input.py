@@ -133,7 +133,7 @@ def test_oversized_or_unusable_call_is_refused_alone_every_time(
         assert reason in attempt.run.error
         assert "xxxxxxxx" not in attempt.run.error and "field_1" not in attempt.run.error
         assert list(Call.objects.values_list("transaction_id", flat=True)) == ["GOOD-0001"]
-    assert org.fresh().consecutive_failures == 0
+    assert org.fresh().poll_state.consecutive_failures == 0
 
 
 def test_deep_but_reasonable_nesting_is_kept_as_text(feed, make_org):
@@ -173,7 +173,7 @@ def test_characters_databases_refuse_do_not_break_the_poll(name):
             )
             assert "GOOD-0001" in set(Call.objects.values_list("transaction_id", flat=True))
     organization.refresh_from_db()
-    assert organization.consecutive_failures == 0
+    assert organization.poll_state.consecutive_failures == 0
     assert CallSnapshot.objects.filter(call__transaction_id="GOOD-0001").count() == 1
     stored = Call.objects.filter(transaction_id="CTRL-0001").first()
     if stored is not None:  # kept: then as text every database and browser can take
@@ -210,5 +210,5 @@ def test_undecodable_answer_is_a_failed_poll_with_a_clear_error(name):
             organization.refresh_from_db()
             assert attempt.run.outcome == PollOutcome.BAD_RESPONSE
             assert reason in attempt.run.error
-            assert organization.consecutive_failures == failures
+            assert organization.poll_state.consecutive_failures == failures
     assert Call.objects.count() == 0

@@ -65,7 +65,7 @@ def test_daily_purge_follows_each_organizations_retention(feed, make_org):
     )
     assert (Call.objects.count(), CallSnapshot.objects.count()) == (calls_before, snapshots_before)
 
-    assert tasks.calls_purge() == 2
+    assert tasks.calls_purge_task() == 2
     remaining = set(Call.objects.values_list("transaction_id", flat=True))
     assert remaining.isdisjoint(old_ended)
     assert set(recent_short) <= remaining
@@ -75,13 +75,13 @@ def test_daily_purge_follows_each_organizations_retention(feed, make_org):
     assert not PollRun.objects.filter(organization=short.organization).exists()
     assert PollRun.objects.filter(organization=default.organization).count() == 2
 
-    assert tasks.calls_purge() == 0  # nothing left to do: idempotent
+    assert tasks.calls_purge_task() == 0  # nothing left to do: idempotent
 
 
 def test_purge_runs_daily_from_beat():
     app.finalize()  # beat's schedule is built then (cipdash.celery)
     entry = app.conf.beat_schedule["purge-old-calls"]
-    assert entry["task"] == tasks.calls_purge.name
+    assert entry["task"] == tasks.calls_purge_task.name
     schedule = entry["schedule"]
     assert schedule.hour == {settings.PURGE_HOUR_UTC}
     assert len(schedule.minute) == 1 and len(schedule.day_of_week) == 7

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from calls import services, tasks
 from calls.invoca import AuthenticationFailed, CurrentCallsRequest
-from calls.models import ApiToken, AuditEvent, Organization, PollRun
+from calls.models import ApiToken, AuditEvent, OrganizationPollState, PollRun
 from cipdash.logging import JsonFormatter
 from tests.factories import UserFactory
 from tests.faults.support import poll
@@ -78,9 +78,9 @@ def test_token_and_personal_data_never_logged_or_stored_in_errors(
     for mode, options in FAULTS:
         feed.set_fault(mode, invoca_id=org.invoca_id, count=1, **options)
         poll(org)
-        if org.fresh().status == "auth_failed":
+        if org.fresh().poll_state.status == "auth_failed":
             services.api_token_add(organization=org.organization, secret=org.token)
-    tasks.organization_poll(org.organization.pk)
+    tasks.organization_poll_task(organization_id=org.organization.pk)
     assert poll(bystander).clean
     pii |= personal_values(feed.live_calls(org.invoca_id))
 
@@ -90,7 +90,7 @@ def test_token_and_personal_data_never_logged_or_stored_in_errors(
     texts += [formatter.format(record) for record in caplog.records]
     texts += [caplog.text]
     texts += list(PollRun.objects.values_list("error", flat=True))
-    texts += list(Organization.objects.values_list("last_error", flat=True))
+    texts += list(OrganizationPollState.objects.values_list("last_error", flat=True))
     texts += [str(AuditEvent.objects.values_list("summary", "details"))]
     assert PollRun.objects.filter(organization=org.organization).count() == len(FAULTS) + 2
     for text in texts:

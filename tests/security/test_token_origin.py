@@ -33,7 +33,14 @@ from calls.invoca import (
     current_calls_fetch,
     url_origin,
 )
-from calls.models import ApiToken, AuditEvent, Organization, OrganizationStatus, PollRun
+from calls.models import (
+    ApiToken,
+    AuditEvent,
+    Organization,
+    OrganizationPollState,
+    OrganizationStatus,
+    PollRun,
+)
 from calls.sandbox.server import SandboxFeed
 from calls.services import api_token_add, organization_create
 from calls.services.lookups import call_refresh
@@ -151,7 +158,7 @@ def act(client, action: str, org: Organization) -> list[str]:
 
 def ready(org: Organization) -> Organization:
     """Due and not stopped, so the next door really tries (a refused token stops polling)."""
-    Organization.objects.filter(pk=org.pk).update(
+    OrganizationPollState.objects.filter(pk=org.pk).update(
         status=OrganizationStatus.OK, next_poll_at=None, consecutive_failures=0
     )
     org.refresh_from_db()
@@ -177,7 +184,7 @@ def test_moving_the_base_url_takes_the_token_out_of_every_door(
 
     missing = f"no active API token for {url_origin(elsewhere.base_url)}"
 
-    assert tasks.organization_poll(ready(organization).pk) == "auth_failed"
+    assert tasks.organization_poll_task(organization_id=ready(organization).pk) == "auth_failed"
 
     ready(organization)
     with pytest.raises(CommandError):  # exit status 1: not every poll was clean
@@ -410,7 +417,7 @@ def test_failures_to_connect_read_the_same_whichever_port(settings):
             check = api_token_check(organization=org)
             attempt = organization_poll(organization=org)
         org.refresh_from_db()
-        texts = {check.message, attempt.run.error, org.last_error}
+        texts = {check.message, attempt.run.error, org.poll_state.last_error}
         messages[behaviour] = {re.sub(rf":{port}\b", ":PORT", text) for text in texts}
     generic = {f"could not connect to {ELSEWHERE_HOST}:PORT"}
     assert messages == dict.fromkeys(BEHAVIOURS, generic)

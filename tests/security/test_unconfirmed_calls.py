@@ -12,7 +12,7 @@ from django.db.models import F
 from django.test import Client
 
 from calls import tasks
-from calls.models import Call, CallEndReason, Organization, PollOutcome, Role
+from calls.models import Call, CallEndReason, Organization, OrganizationPollState, PollOutcome, Role
 from tests.factories import MembershipFactory
 from tests.faults.support import poll
 
@@ -23,7 +23,7 @@ LIMIT_SECONDS = 60
 def time_passes(organization: Organization, seconds: float) -> None:
     """Move every sighting and poll of the organization `seconds` into the past."""
     shift = timedelta(seconds=seconds)
-    Organization.objects.filter(pk=organization.pk).update(
+    OrganizationPollState.objects.filter(pk=organization.pk).update(
         sighted_at=F("sighted_at") - shift, last_success_at=F("last_success_at") - shift
     )
     Call.objects.filter(organization=organization).update(
@@ -52,10 +52,10 @@ def test_a_failing_feeds_calls_turn_unconfirmed_then_end_then_come_back(feed, ma
     assert poll(org).run.outcome == PollOutcome.UNAVAILABLE
     time_passes(org.organization, 40)
     assert text(client.get("/").content).count("unconfirmed since") == len(live)
-    assert tasks.calls_end_unconfirmed() == 0  # not yet past the limit
+    assert tasks.calls_end_unconfirmed_task() == 0  # not yet past the limit
 
     time_passes(org.organization, LIMIT_SECONDS - 40 + 1)
-    assert tasks.calls_end_unconfirmed() == len(live)
+    assert tasks.calls_end_unconfirmed_task() == len(live)
     ended = Call.objects.filter(pk__in=live)
     assert all(call.end_reason == CallEndReason.UNCONFIRMED for call in ended)
     assert all(call.ended_at == call.last_seen_at for call in ended)

@@ -5,19 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from calls.invoca import CallFilters
 from calls.models import Call, Organization, Role
+from calls.selectors.filters import ListFilters
 from calls.selectors.find import calls_find
-from calls.selectors.live import (
-    ListFilters,
-    call_detail_get,
-    call_list,
-    earlier_calls,
-    list_filters_parse,
-)
+from calls.selectors.live import call_detail_get, call_list, earlier_calls
 from calls.selectors.viewer import Viewer, viewer_get
 from tests.factories import MembershipFactory, OrganizationFactory, call_payload
 from tests.views.conftest import ingest
@@ -35,28 +29,26 @@ def test_history_depends_on_role_and_recency() -> None:
     for role, expected in ((Role.AGENT, ["RECENT"]), (Role.SUPERVISOR, ["RECENT", "OLD"])):
         user = MembershipFactory.create(organization=org, role=role).user
         viewer = viewer_get(user=user)
-        rows = call_list(user=user, viewer=viewer, filters=ended, now=now)
+        rows = call_list(viewer=viewer, filters=ended, now=now)
         assert [c.transaction_id for c in rows] == expected, role
-        live = call_list(user=user, viewer=viewer, filters=ListFilters(), now=now)
+        live = call_list(viewer=viewer, filters=ListFilters(), now=now)
         assert [c.transaction_id for c in live] == ["LIVE"]
         old = Call.objects.get(transaction_id="OLD")
-        found = call_detail_get(user=user, viewer=viewer, call_id=old.pk, now=now)
+        found = call_detail_get(viewer=viewer, call_id=old.pk, now=now)
         assert (found is not None) is (role == Role.SUPERVISOR)
 
 
 def test_filters_parse_drops_foreign_and_unknown_values() -> None:
     mine, other = OrganizationFactory.create(), OrganizationFactory.create()
     viewer = viewer_get(user=MembershipFactory.create(organization=mine).user)
-    parsed = list_filters_parse(
-        params={"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
+    parsed = ListFilters.from_query(
+        {"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
     )
     assert parsed == ListFilters(organization_id=None, search="x", status="live")
-    assert list_filters_parse(params={"org": str(mine.pk)}, viewer=viewer).organization_id == (
-        mine.pk
-    )
+    assert ListFilters.from_query({"org": str(mine.pk)}, viewer=viewer).organization_id == (mine.pk)
 
 
-def earlier_counts(org: Organization, *, first: str) -> tuple[User, Viewer, dict[str, int]]:
+def earlier_counts(org: Organization, *, first: str) -> tuple[Viewer, dict[str, int]]:
     """A member's live list after `first` was seen a day before the others: each listed
     call's count of earlier calls from its number."""
     Call.objects.filter(transaction_id=first).update(
@@ -64,8 +56,8 @@ def earlier_counts(org: Organization, *, first: str) -> tuple[User, Viewer, dict
     )
     user = MembershipFactory.create(organization=org).user
     viewer = viewer_get(user=user)
-    listed = call_list(user=user, viewer=viewer, filters=ListFilters(), now=timezone.now())
-    return user, viewer, {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+    listed = call_list(viewer=viewer, filters=ListFilters(), now=timezone.now())
+    return viewer, {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
 
 
 def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
@@ -78,10 +70,9 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
             call_payload("C", calling_phone_number="+12125550188"),
         ],
     )
-    user, viewer, earlier = earlier_counts(org, first="A")
+    viewer, earlier = earlier_counts(org, first="A")
     assert earlier == {"A": 0, "B": 1, "C": 0}
     found = calls_find(
-        user=user,
         viewer=viewer,
         organization_ids=[org.pk],
         filters=CallFilters(
@@ -93,7 +84,6 @@ def test_earlier_counts_and_find_by_numbers_in_any_format() -> None:
     outsider = MembershipFactory.create(organization=OrganizationFactory.create()).user
     assert (
         calls_find(
-            user=outsider,
             viewer=viewer_get(user=outsider),
             organization_ids=[org.pk],
             filters=CallFilters(transaction_id="A"),
@@ -113,8 +103,8 @@ def test_unparseable_numbers_never_make_repeat_callers() -> None:
             call_payload("Z", calling_phone_number="anonymous"),
         ],
     )
-    user, viewer, earlier = earlier_counts(org, first="X")
+    viewer, earlier = earlier_counts(org, first="X")
     assert earlier == {"X": 0, "Y": 0, "Z": 0}
     later = Call.objects.get(transaction_id="Y")
-    assert call_detail_get(user=user, viewer=viewer, call_id=later.pk, now=timezone.now())
-    assert earlier_calls(user=user, viewer=viewer, call=later, now=timezone.now()) == []
+    assert call_detail_get(viewer=viewer, call_id=later.pk, now=timezone.now())
+    assert earlier_calls(viewer=viewer, call=later, now=timezone.now()) == []

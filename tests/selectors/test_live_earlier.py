@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from calls.models import Call, Role
-from calls.selectors.live import ListFilters, call_list
+from calls.selectors.filters import ListFilters
+from calls.selectors.live import call_list
 from calls.selectors.viewer import viewer_get
 from tests.factories import MembershipFactory, OrganizationFactory, call_payload
 from tests.views.conftest import ingest
@@ -27,8 +28,6 @@ def test_earlier_calls_count_only_in_the_viewers_organizations() -> None:
     of_both = MembershipFactory.create(organization=mine, role=Role.SUPERVISOR).user
     MembershipFactory.create(user=of_both, organization=other)
     for user, expected in ((member, 1), (of_both, 3)):
-        listed = call_list(
-            user=user, viewer=viewer_get(user=user), filters=ListFilters(), now=timezone.now()
-        )
+        listed = call_list(viewer=viewer_get(user=user), filters=ListFilters(), now=timezone.now())
         counts = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
         assert counts == {"NOW": expected}

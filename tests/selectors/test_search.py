@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from calls.invoca import CallFilters
 from calls.models import Membership, Organization, Role
+from calls.selectors.filters import ListFilters
 from calls.selectors.find import calls_find
-from calls.selectors.live import ListFilters, call_list
+from calls.selectors.live import call_list
 from calls.selectors.search import phone_query_digits
 from calls.selectors.viewer import viewer_get
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, call_payload
@@ -45,9 +46,7 @@ def org() -> Organization:
 
 def listed(user: User, query: str) -> list[str]:
     viewer = viewer_get(user=user)
-    rows = call_list(
-        user=user, viewer=viewer, filters=ListFilters(search=query), now=timezone.now()
-    )
+    rows = call_list(viewer=viewer, filters=ListFilters(search=query), now=timezone.now())
     return sorted(call.transaction_id for call in rows)
 
 
@@ -106,7 +105,6 @@ def test_each_organization_is_searched_as_the_role_there(org) -> None:
 def found(user: User, org: Organization, calling: str, destination: str) -> list[str]:
     filters = CallFilters(calling_phone_number=calling, destination_phone_number=destination)
     calls = calls_find(
-        user=user,
         viewer=viewer_get(user=user),
         organization_ids=[org.pk],
         filters=filters,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from calls.models import Organization, OrganizationStatus, Role
+from calls.models import OrganizationPollState, OrganizationStatus, Role
 from calls.selectors.viewer import (
     STAFF,
     feed_problem,
@@ -38,7 +38,7 @@ def test_feed_problem_is_time_based_and_names_refused_tokens() -> None:
     view = viewer_get(user=member).organizations[0]
     assert feed_problem(organization=view, now=now) is None
     assert feed_problem(organization=view, now=now + timedelta(seconds=2)) is not None
-    Organization.objects.filter(pk=org.pk).update(
+    OrganizationPollState.objects.filter(pk=org.pk).update(
         status=OrganizationStatus.AUTH_FAILED, last_error="401 NotAuthorized"
     )
     refused = feed_problem(organization=viewer_get(user=member).organizations[0], now=now)
@@ -52,7 +52,7 @@ def test_a_new_organization_gets_the_same_grace_as_healthz_before_its_first_poll
     assert feed_problem(organization=view, now=view.created_at + timedelta(seconds=14)) is None
     late = feed_problem(organization=view, now=view.created_at + timedelta(seconds=16))
     assert late is not None and late.reason == "No successful poll yet."
-    Organization.objects.filter(pk=org.pk).update(last_error="connection refused")
+    OrganizationPollState.objects.filter(pk=org.pk).update(last_error="connection refused")
     failing = viewer_get(user=member).organizations[0]
     early = feed_problem(organization=failing, now=failing.created_at + timedelta(seconds=1))
     assert early is not None and early.reason == "connection refused"
@@ -67,5 +67,5 @@ def test_version_token_moves_with_feed_version_and_staleness() -> None:
     assert token != feed_version_token(viewer=viewer_get(user=member), now=now, extra="y")
     later = now + timedelta(seconds=60)
     assert token != feed_version_token(viewer=viewer_get(user=member), now=later, extra="x")
-    Organization.objects.filter(pk=org.pk).update(feed_version=7)
+    OrganizationPollState.objects.filter(pk=org.pk).update(feed_version=7)
     assert token != feed_version_token(viewer=viewer_get(user=member), now=now, extra="x")

@@ -56,14 +56,19 @@ def org() -> Organization:
 def test_an_applied_answer_records_when_its_request_started(org):
     assert answer(org, ["A"], started=0, finished=1).clean
     org.refresh_from_db()
-    assert org.answer_started_at == at(0)
+    assert org.poll_state.answer_started_at == at(0)
 
 
 def test_an_old_answer_arriving_late_ends_no_call_the_newer_one_saw(org):
     answer(org, ["A", "B"], started=0, finished=1)
     answer(org, ["A", "B", "X"], started=10, finished=11)
     org.refresh_from_db()
-    state = (org.feed_version, org.last_success_at, org.sighted_at, org.status)
+    state = (
+        org.poll_state.feed_version,
+        org.poll_state.last_success_at,
+        org.poll_state.sighted_at,
+        org.poll_state.status,
+    )
     snapshots = CallSnapshot.objects.count()
 
     # Started before the newer one, arrives after it, without X and B: applied, it would end
@@ -76,8 +81,13 @@ def test_an_old_answer_arriving_late_ends_no_call_the_newer_one_saw(org):
     assert not Call.objects.filter(missed_polls__gt=0).exists()
     assert CallSnapshot.objects.count() == snapshots
     org.refresh_from_db()
-    assert (org.feed_version, org.last_success_at, org.sighted_at, org.status) == state
-    assert org.answer_started_at == at(10)
+    assert (
+        org.poll_state.feed_version,
+        org.poll_state.last_success_at,
+        org.poll_state.sighted_at,
+        org.poll_state.status,
+    ) == state
+    assert org.poll_state.answer_started_at == at(10)
     assert list(PollRun.objects.order_by("started_at").values_list("outcome", flat=True)) == [
         PollOutcome.CLEAN,
         PollOutcome.SUPERSEDED,

@@ -42,7 +42,7 @@ def test_a_periodic_task_copies_sqlites_log_into_the_database_file():
     if connection.vendor == "postgresql":  # its own checkpointer does this
         assert "calls.tasks.database_checkpoint" not in schedule
         with CaptureQueriesContext(connection) as queries:
-            tasks.database_checkpoint()
+            tasks.database_checkpoint_task()
         assert queries.captured_queries == []
         return
     entry = schedule["calls.tasks.database_checkpoint"]
@@ -52,7 +52,7 @@ def test_a_periodic_task_copies_sqlites_log_into_the_database_file():
     assert _pragma("wal_autocheckpoint") == (settings.SQLITE_WAL_AUTOCHECKPOINT_PAGES,)
     _some_calls_written()
     with CaptureQueriesContext(connection) as queries:
-        tasks.database_checkpoint()
+        tasks.database_checkpoint_task()
     assert [q["sql"] for q in queries.captured_queries] == ["PRAGMA wal_checkpoint(PASSIVE)"]
     # (busy, pages in the log, pages copied): the task left nothing to copy.
     busy, logged, copied = _pragma("wal_checkpoint(PASSIVE)")
@@ -63,7 +63,7 @@ def test_a_periodic_task_copies_sqlites_log_into_the_database_file():
 def test_no_checkpoint_is_tried_inside_a_transaction():
     """SQLite refuses one there; the next run of the task, outside any, does it."""
     with CaptureQueriesContext(connection) as queries:
-        tasks.database_checkpoint()
+        tasks.database_checkpoint_task()
     assert queries.captured_queries == []
 
 

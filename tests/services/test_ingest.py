@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from calls.invoca import RateLimited, Unavailable
@@ -16,9 +17,9 @@ from calls.models import (
     Call,
     CallSnapshot,
     Organization,
+    OrganizationPollState,
     OrganizationStatus,
     PollRun,
-    call_last_seen,
 )
 from calls.selectors.polling import live_calls_known
 from calls.services import bulk_sql, poll_failure_record, poll_result_ingest
@@ -47,8 +48,8 @@ def fail(org: Organization, error, when: datetime):
 
 def last_seen(transaction_id: str) -> datetime:
     return (
-        Call.objects.annotate(sighting=call_last_seen())
-        .values_list("sighting", flat=True)
+        Call.objects.with_last_seen()
+        .values_list(F("last_seen"), flat=True)
         .get(transaction_id=transaction_id)
     )
 
@@ -98,16 +99,16 @@ def test_an_unchanged_poll_writes_no_snapshot_and_keeps_the_feed_version():
     org = OrganizationFactory.create()
     ingest(org, [call_payload("A")], T0)
     org.refresh_from_db()
-    version = org.feed_version
+    version = org.poll_state.feed_version
     again = ingest(org, [call_payload("A")], at(5))
     assert not again.counts.anything_changed
     assert CallSnapshot.objects.count() == 1
     org.refresh_from_db()
-    assert org.feed_version == version
+    assert org.poll_state.feed_version == version
     changed = ingest(org, [call_payload("A", call_status="transferred")], at(10))
     assert changed.counts.changed == 1
     org.refresh_from_db()
-    assert org.feed_version == version + 1
+    assert org.poll_state.feed_version == version + 1
 
 
 @pytest.mark.parametrize("misses", [1, 3])
@@ -144,8 +145,8 @@ def test_filtered_partial_and_unclean_polls_never_end_calls():
     assert outcomes == ["filtered", "partial", "partial"]
     assert with_bad_entry.run.calls_rejected == 1
     org.refresh_from_db()
-    assert org.status == OrganizationStatus.DEGRADED
-    assert "left out" in org.last_error and "garbage" not in org.last_error
+    assert org.poll_state.status == OrganizationStatus.DEGRADED
+    assert "left out" in org.poll_state.last_error and "garbage" not in org.poll_state.last_error
 
 
 def test_a_filtered_poll_adds_and_refreshes_calls():
@@ -165,18 +166,26 @@ def test_a_failed_poll_ends_nothing_and_backs_off():
     assert live_ids(org) == {"A"}
     assert attempt.run.outcome == "unavailable" and attempt.run.http_status == 503
     org.refresh_from_db()
-    assert org.consecutive_failures == 1
-    assert org.last_error == "Invoca answered 503" and org.last_error_at == at(5)
-    assert org.status == OrganizationStatus.DEGRADED
-    assert org.last_success_at == T0
+    assert org.poll_state.consecutive_failures == 1
+    assert (
+        org.poll_state.last_error == "Invoca answered 503" and org.poll_state.last_error_at == at(5)
+    )
+    assert org.poll_state.status == OrganizationStatus.DEGRADED
+    assert org.poll_state.last_success_at == T0
     # Exponential with ±20 % jitter: the first failure waits about two intervals.
-    assert org.next_poll_at is not None
-    assert at(5) + timedelta(seconds=8) <= org.next_poll_at <= at(5) + timedelta(seconds=12)
+    assert org.poll_state.next_poll_at is not None
+    assert (
+        at(5) + timedelta(seconds=8) <= org.poll_state.next_poll_at <= at(5) + timedelta(seconds=12)
+    )
     fail(org, Unavailable("timeout"), at(20))
     org.refresh_from_db()
-    assert org.consecutive_failures == 2
-    assert org.next_poll_at is not None
-    assert at(20) + timedelta(seconds=16) <= org.next_poll_at <= at(20) + timedelta(seconds=24)
+    assert org.poll_state.consecutive_failures == 2
+    assert org.poll_state.next_poll_at is not None
+    assert (
+        at(20) + timedelta(seconds=16)
+        <= org.poll_state.next_poll_at
+        <= at(20) + timedelta(seconds=24)
+    )
 
 
 def test_a_clean_poll_after_failures_resets_the_state():
@@ -186,8 +195,10 @@ def test_a_clean_poll_after_failures_resets_the_state():
     attempt = ingest(org, [call_payload("A")], at(70))
     assert attempt.clean
     org.refresh_from_db()
-    assert org.consecutive_failures == 0 and org.status == OrganizationStatus.OK
-    assert org.last_success_at == at(70) and org.last_attempt_at == at(70)
+    assert (
+        org.poll_state.consecutive_failures == 0 and org.poll_state.status == OrganizationStatus.OK
+    )
+    assert org.poll_state.last_success_at == at(70) and org.poll_state.last_attempt_at == at(70)
     run = PollRun.objects.get(finished_at=at(70))
     assert (run.outcome, run.calls_seen, run.calls_new, run.http_status) == ("clean", 1, 1, 200)
 
@@ -271,7 +282,8 @@ def test_an_unchanged_poll_takes_five_statements():
     body = json.dumps({"current_calls": [call_payload(f"T{i}") for i in range(50)]}).encode()
     ingest(org, json.loads(body)["current_calls"], T0)
     result = current_calls_read(body)
-    org.refresh_from_db()
+    # Loaded as a scheduled poll loads it (calls.services.polling.organization_poll_slot).
+    org = Organization.objects.select_related("poll_state").get(pk=org.pk)
     with CaptureQueriesContext(connection) as queries:
         poll_result_ingest(organization=org, result=result, started_at=at(5), finished_at=at(5))
     # Begin, the organization's live calls, the run, the organization, commit.
@@ -286,7 +298,20 @@ def test_saving_an_older_copy_of_the_organization_keeps_the_sightings():
     stale.name = "Renamed"
     stale.save()
     org.refresh_from_db()
-    assert org.name == "Renamed" and org.sighted_at == at(5)
+    assert org.name == "Renamed" and org.poll_state.sighted_at == at(5)
     assert last_seen("A") == at(5)
     ingest(org, [call_payload("B")], at(10))
     assert Call.objects.get(transaction_id="A").ended_at == at(5)
+
+
+def test_saving_an_older_copy_of_the_organization_keeps_every_field_of_its_poll_state():
+    org = OrganizationFactory.create()
+    stale = Organization.objects.get(pk=org.pk)  # as a form reads it, before the polls
+    ingest(org, [call_payload("A")], T0)
+    fail(org, Unavailable("Invoca answered 503", http_status=503), at(5))
+    polled = OrganizationPollState.objects.values().get(pk=org.pk)
+    assert polled["feed_version"] and polled["last_success_at"] and polled["next_poll_at"]
+    stale.retention_days = 7
+    stale.save()
+    assert OrganizationPollState.objects.values().get(pk=org.pk) == polled
+    assert Organization.objects.get(pk=org.pk).retention_days == 7

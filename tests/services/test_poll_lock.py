@@ -99,7 +99,10 @@ def test_a_lease_ends_before_the_lock_in_the_cache_does():
 def test_the_poll_budget_and_the_task_limits_fit_inside_the_lock(settings):
     soft, hard = poll_task_time_limits()
     assert poll_budget_seconds() <= soft < hard < poll_lock_seconds()
-    assert (tasks.organization_poll.soft_time_limit, tasks.organization_poll.time_limit) == (
+    assert (
+        tasks.organization_poll_task.soft_time_limit,
+        tasks.organization_poll_task.time_limit,
+    ) == (
         soft,
         hard,
     )
@@ -128,7 +131,7 @@ def test_a_poll_that_outlived_its_lock_applies_nothing():
         )
     assert (Call.objects.count(), PollRun.objects.count()) == (0, 0)
     org.refresh_from_db()
-    assert org.answer_started_at is None and org.sighted_at is None
+    assert org.poll_state.answer_started_at is None and org.poll_state.sighted_at is None
 
 
 def test_the_release_is_one_conditional_delete_in_the_database_cache():

@@ -54,7 +54,7 @@ def test_without_an_active_token_the_organization_is_auth_failed(org):
     attempt = organization_poll(organization=org)
     assert attempt.run.outcome == "auth_failed"
     org.refresh_from_db()
-    assert org.status == OrganizationStatus.AUTH_FAILED
+    assert org.poll_state.status == OrganizationStatus.AUTH_FAILED
 
 
 def test_an_unusable_base_url_is_not_mistaken_for_a_token_problem(org):
@@ -64,8 +64,8 @@ def test_an_unusable_base_url_is_not_mistaken_for_a_token_problem(org):
     attempt = organization_poll(organization=org)
     assert attempt.run.outcome == "rejected"
     org.refresh_from_db()
-    assert org.status == OrganizationStatus.DEGRADED
-    assert org.next_poll_at > timezone.now() + timedelta(minutes=4)
+    assert org.poll_state.status == OrganizationStatus.DEGRADED
+    assert org.poll_state.next_poll_at > timezone.now() + timedelta(minutes=4)
 
 
 @responses.activate
@@ -82,7 +82,7 @@ def test_an_unexpected_error_is_recorded_and_backed_off(org, monkeypatch, caplog
     assert attempt.run.outcome == "error"
     assert attempt.run.error == "internal error (KeyError)"
     org.refresh_from_db()
-    assert org.consecutive_failures == 1 and org.next_poll_at > timezone.now()
+    assert org.poll_state.consecutive_failures == 1 and org.poll_state.next_poll_at > timezone.now()
     assert "KeyError" in caplog.text and "+13105550147" not in caplog.text
 
 
@@ -94,26 +94,36 @@ def test_a_manual_poll_that_works_ends_the_back_off(org):
             organization=org, error=Unavailable("down"), started_at=now, finished_at=now
         )
         org.refresh_from_db()
-    assert org.next_poll_at > now + timedelta(seconds=30)
+    assert org.poll_state.next_poll_at > now + timedelta(seconds=30)
     responses.get(URL, json={"current_calls": []})
     organization_poll(organization=org, kind=PollKind.MANUAL)
     org.refresh_from_db()
-    assert org.next_poll_at <= timezone.now() + timedelta(seconds=5)
-    assert org.consecutive_failures == 0 and org.status == OrganizationStatus.OK
+    assert org.poll_state.next_poll_at <= timezone.now() + timedelta(seconds=5)
+    assert (
+        org.poll_state.consecutive_failures == 0 and org.poll_state.status == OrganizationStatus.OK
+    )
 
 
 @responses.activate
 def test_a_lookup_never_moves_the_schedule(org):
     responses.get(URL, status=503)
     org.refresh_from_db()
-    before = (org.next_poll_at, org.consecutive_failures, org.status)
+    before = (
+        org.poll_state.next_poll_at,
+        org.poll_state.consecutive_failures,
+        org.poll_state.status,
+    )
     from calls.invoca import CallFilters
     from calls.services import call_lookup
 
     attempt = call_lookup(organization=org, filters=CallFilters(transaction_id="A"))
     assert attempt.run.kind == "lookup" and attempt.run.outcome == "unavailable"
     org.refresh_from_db()
-    assert (org.next_poll_at, org.consecutive_failures, org.status) == before
+    assert (
+        org.poll_state.next_poll_at,
+        org.poll_state.consecutive_failures,
+        org.poll_state.status,
+    ) == before
     assert PollRun.objects.count() == 1
 
 

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from calls.invoca import Unavailable
 from calls.invoca.decoding import current_calls_read
-from calls.models import Call, CallEndReason, Organization
+from calls.models import Call, CallEndReason, Organization, OrganizationPollState
 from calls.selectors.polling import live_calls_known
 from calls.services import calls_end_unconfirmed, poll_failure_record, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
@@ -40,7 +40,7 @@ def ended(transaction_id: str) -> tuple[datetime | None, str]:
 
 
 def feed_version(org: Organization) -> int:
-    return Organization.objects.values_list("feed_version", flat=True).get(pk=org.pk)
+    return OrganizationPollState.objects.values_list("feed_version", flat=True).get(pk=org.pk)
 
 
 def test_calls_unsighted_past_the_limit_end_at_their_last_sighting():

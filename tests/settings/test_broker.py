@@ -39,7 +39,7 @@ def test_a_message_being_written_is_not_taken(channel, monkeypatch):
             seen_while_writing.append("nothing")
         rename(source, target)
 
-    monkeypatch.setattr(broker.os, "replace", replace)
+    monkeypatch.setattr("cipdash.broker.os.replace", replace)
     channel._put("celery", {"body": "poll 7"})
     assert seen_while_writing == ["nothing"]
     assert channel._get("celery") == {"body": "poll 7"}

@@ -68,7 +68,7 @@ def probe(env: dict[str, str]) -> dict:
 
 def test_no_environment_runs_embedded(tmp_path):
     seen = probe({"CIPDASH_DATA_DIR": str(tmp_path)})
-    assert seen["engine"] == "cipdash.sqlite3"
+    assert seen["engine"] == "cipdash.sqlite_backend"
     assert seen["db_name"] == str(tmp_path / "cipdash.sqlite3")
     assert seen["broker"] == "filesystem://localhost//"
     assert seen["cache"].endswith("DatabaseCache")
@@ -151,7 +151,7 @@ def test_sqlite_database_url_keeps_the_batching_backend(tmp_path):
             "CIPDASH_DATA_DIR": str(tmp_path),
         }
     )
-    assert seen["engine"] == "cipdash.sqlite3"
+    assert seen["engine"] == "cipdash.sqlite_backend"
 
 
 # Opens the database and writes to it, holding the connection so the write-ahead log and

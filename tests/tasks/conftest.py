@@ -17,7 +17,7 @@ def redis_cache(redis_url: str, redis_client) -> Iterator[None]:
     with override_settings(
         CACHES={
             "default": {
-                "BACKEND": "cipdash.cache.ClientKeepingRedisCache",
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": redis_url,
             }
         }

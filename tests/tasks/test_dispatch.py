@@ -36,9 +36,10 @@ def enqueued(monkeypatch):
     sent: list[dict] = []
 
     def record(args=(), kwargs=None, **options):
-        sent.append({"org": args[0], "slot": (kwargs or {}).get("slot"), **options})
+        assert not args, "tasks take keyword arguments only"
+        sent.append({"org": kwargs["organization_id"], "slot": kwargs.get("slot"), **options})
 
-    monkeypatch.setattr(tasks.organization_poll, "apply_async", record)
+    monkeypatch.setattr(tasks.organization_poll_task, "apply_async", record)
     return sent
 
 
@@ -53,17 +54,17 @@ def test_only_due_enabled_and_authorised_organizations_are_enqueued(enqueued):
     OrganizationFactory.create(
         next_poll_at=now - timedelta(seconds=1), status=OrganizationStatus.AUTH_FAILED
     )
-    assert tasks.polls_dispatch() == 2
+    assert tasks.polls_dispatch_task() == 2
     assert {item["org"] for item in enqueued} == {past.pk, never.pk}
     by_org = {item["org"]: item for item in enqueued}
     # Due already: sent to start at once, and dropped if still queued once its interval passed.
     assert now <= by_org[past.pk]["eta"] <= timezone.now()
     assert now < by_org[past.pk]["expires"] <= timezone.now() + timedelta(seconds=7)
     # The claim moved both slots forward: the next tick finds nothing due.
-    assert tasks.polls_dispatch() == 0
+    assert tasks.polls_dispatch_task() == 0
     assert len(enqueued) == 2
     past.refresh_from_db()
-    assert past.next_poll_at is not None and past.next_poll_at > now
+    assert past.poll_state.next_poll_at is not None and past.poll_state.next_poll_at > now
 
 
 def test_a_slot_is_claimed_once_even_by_two_beats():
@@ -87,8 +88,8 @@ def test_the_schedule_keeps_its_rhythm_and_does_not_catch_up():
     polls_claim_due(now=now)
     on_time.refresh_from_db()
     behind.refresh_from_db()
-    assert on_time.next_poll_at == now + timedelta(seconds=4)
-    assert behind.next_poll_at == now + timedelta(seconds=5)
+    assert on_time.poll_state.next_poll_at == now + timedelta(seconds=4)
+    assert behind.poll_state.next_poll_at == now + timedelta(seconds=5)
 
 
 def test_a_slot_before_the_next_tick_is_claimed_ahead_and_held_until_it_comes(enqueued, settings):
@@ -98,19 +99,19 @@ def test_a_slot_before_the_next_tick_is_claimed_ahead_and_held_until_it_comes(en
         next_poll_at=now + timedelta(seconds=1.5), poll_interval_seconds=5
     )
     OrganizationFactory.create(next_poll_at=now + timedelta(seconds=2.5))  # a later tick's
-    assert tasks.polls_dispatch() == 1
+    assert tasks.polls_dispatch_task() == 1
     (sent,) = enqueued
     assert sent["org"] == soon.pk
     assert sent["eta"] == now + timedelta(seconds=1.5) == datetime.fromisoformat(sent["slot"])
     assert sent["expires"] == sent["eta"] + timedelta(seconds=5)
     soon.refresh_from_db()
-    assert soon.next_poll_at == now + timedelta(seconds=6.5)  # the rhythm is kept
+    assert soon.poll_state.next_poll_at == now + timedelta(seconds=6.5)  # the rhythm is kept
 
 
 def test_a_slot_missed_in_downtime_is_served_now_not_expired(enqueued):
     now = timezone.now()
     OrganizationFactory.create(next_poll_at=now - timedelta(minutes=10), poll_interval_seconds=5)
-    assert tasks.polls_dispatch() == 1
+    assert tasks.polls_dispatch_task() == 1
     (sent,) = enqueued
     assert now <= sent["eta"] <= timezone.now()
     assert sent["expires"] >= now + timedelta(seconds=5)  # not already past
@@ -160,7 +161,7 @@ def test_worker_tasks_keep_their_database_connection(connections_checked, monkey
         fixup.close_database()
     assert reconnects == []
 
-    _database_connections_check(sender=tasks.calls_purge)  # as a worker runs it
+    _database_connections_check(sender=tasks.calls_purge_task)  # as a worker runs it
     assert len(connections_checked) == 1  # Django's own check: broken or too old
-    tasks.calls_purge.apply()  # inline: its prerun and postrun signals fire all the same
+    tasks.calls_purge_task.apply()  # inline: its prerun and postrun signals fire all the same
     assert len(connections_checked) == 1  # shares its caller's connection: left alone

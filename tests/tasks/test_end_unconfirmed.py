@@ -42,11 +42,11 @@ def test_beat_schedules_the_check_from_the_setting(settings, schedule_rebuilt):
     settings.CALL_UNCONFIRMED_END_SECONDS = 60
     _schedule(app)
     entry = app.conf.beat_schedule[ENTRY]
-    assert entry["task"] == tasks.calls_end_unconfirmed.name
+    assert entry["task"] == tasks.calls_end_unconfirmed_task.name
     assert entry["schedule"] == timedelta(seconds=6)
     assert entry["options"]["expires"] == 6
     # The retention purge stays daily.
-    assert app.conf.beat_schedule["purge-old-calls"]["task"] == tasks.calls_purge.name
+    assert app.conf.beat_schedule["purge-old-calls"]["task"] == tasks.calls_purge_task.name
 
 
 def test_the_task_ends_calls_past_confirmation(settings):
@@ -57,7 +57,7 @@ def test_the_task_ends_calls_past_confirmation(settings):
     result = current_calls_read(body, known=live_calls_known(organization=org))
     poll_result_ingest(organization=org, result=result, started_at=seen_at, finished_at=seen_at)
 
-    assert tasks.calls_end_unconfirmed() == 1
+    assert tasks.calls_end_unconfirmed_task() == 1
     call = Call.objects.get(transaction_id="QUIET")
     assert (call.ended_at, call.end_reason) == (seen_at, CallEndReason.UNCONFIRMED)
-    assert tasks.calls_end_unconfirmed() == 0
+    assert tasks.calls_end_unconfirmed_task() == 0

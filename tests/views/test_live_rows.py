@@ -12,7 +12,15 @@ from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import timezone
 
-from calls.models import Call, HighlightRule, Membership, Organization, Role, UserPreference
+from calls.models import (
+    Call,
+    HighlightRule,
+    Membership,
+    Organization,
+    OrganizationPollState,
+    Role,
+    UserPreference,
+)
 from calls.presentation import CallRow, duration_text
 from calls.templatetags.calls_ui import clip
 from calls.views import live_rows
@@ -258,7 +266,7 @@ def test_the_timer_text_follows_the_clock_on_cached_rows(
     assert timer() in region(world, "agent")
     clock.advance(65)
     # The feed kept answering: the call is still confirmed, and its timer runs.
-    Organization.objects.filter(pk=world.home.pk).update(last_success_at=clock.at)
+    OrganizationPollState.objects.filter(pk=world.home.pk).update(last_success_at=clock.at)
     renders.clear()
     assert timer() in region(world, "agent")
     assert renders == []

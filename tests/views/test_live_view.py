@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.models import Call, HighlightRule, Organization
+from calls.models import Call, HighlightRule, OrganizationPollState
 from tests.factories import call_payload
 from tests.views.conftest import World, ingest
 
@@ -75,7 +75,7 @@ def test_version_differs_per_filter_role_and_feed_health(world: World) -> None:
     agent = fragment(world, "agent").context["version"]
     assert fragment(world, "agent", "/?q=0147").context["version"] != agent
     assert fragment(world, "restricted").context["version"] != agent
-    Organization.objects.filter(pk=world.home.pk).update(
+    OrganizationPollState.objects.filter(pk=world.home.pk).update(
         last_success_at=timezone.now() - timedelta(minutes=5)
     )
     stale = fragment(world, "agent", version=agent)

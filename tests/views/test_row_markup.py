@@ -1,5 +1,6 @@
-"""The live list's row, built in Python (calls/views/row_markup.py): what each kind of row
-shows, in the viewer's time zone, and that every value in it is escaped."""
+"""The live list's row (templates/calls/_row.html, rendered by calls/views/row_markup.py): what
+each kind of row shows, in the viewer's time zone, that every value in it is escaped, and that
+the template is compiled once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.template import Context, Template
+from django.template import Context, Engine, Template
 from django.utils import timezone
 
 from calls.models import Call, Organization
@@ -85,6 +86,21 @@ def html(row: CallRow, *, time_zone: str = "UTC", detail_url: str = "/calls/42/"
 
 def test_an_ordinary_row() -> None:
     assert html(a_row()) == ORDINARY_ROW
+
+
+def test_the_row_template_is_compiled_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    html(a_row())  # the process's first row
+    loads: list[str] = []
+    load = Engine.get_template
+
+    def counted(engine: Engine, name: str) -> Template:
+        loads.append(name)
+        return load(engine, name)
+
+    monkeypatch.setattr(Engine, "get_template", counted)
+    rows = [html(a_row(campaign=f"Campaign {n}")) for n in range(3)]
+    assert loads == []
+    assert [f'data-campaign="Campaign {n}"' in row for n, row in enumerate(rows)] == [True] * 3
 
 
 # Where a hostile value can come from, and what it must look like in the row.

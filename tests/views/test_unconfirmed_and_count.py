@@ -13,7 +13,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.models import Call, Organization, OrganizationStatus, Role, UserPreference
+from calls.models import (
+    Call,
+    Organization,
+    OrganizationPollState,
+    OrganizationStatus,
+    Role,
+    UserPreference,
+)
 from calls.selectors.live import LIST_LIMIT, organizations_unconfirmed
 from calls.selectors.viewer import viewer_get
 from calls.services import calls_end_unconfirmed
@@ -68,7 +75,7 @@ def test_the_list_and_detail_show_a_call_unconfirmed_since_its_last_sighting(org
 
 
 def test_a_call_the_feed_confirms_is_plain_live(org):
-    Organization.objects.filter(pk=org.pk).update(last_success_at=timezone.now())
+    OrganizationPollState.objects.filter(pk=org.pk).update(last_success_at=timezone.now())
     client = member_client(org)
     call = Call.objects.get(transaction_id="QUIET1")
     assert "unconfirmed" not in client.get("/").content.decode()
@@ -91,7 +98,7 @@ def test_the_list_refreshes_when_its_calls_turn_unconfirmed():
     client = member_client(organization)
     first = client.get("/", headers=HTMX)
     assert "unconfirmed" not in first.content.decode()
-    Organization.objects.filter(pk=organization.pk).update(
+    OrganizationPollState.objects.filter(pk=organization.pk).update(
         last_success_at=timezone.now() - timedelta(minutes=2)
     )
     again = client.get("/", headers={**HTMX, "X-Feed-Version": first.context["version"]})
@@ -132,7 +139,7 @@ def many_live_calls(organization: Organization, count: int) -> None:
         )
         for n in range(count)
     )
-    Organization.objects.filter(pk=organization.pk).update(last_success_at=now)
+    OrganizationPollState.objects.filter(pk=organization.pk).update(last_success_at=now)
 
 
 def test_a_full_list_says_how_many_calls_match_and_how_to_see_the_rest():

@@ -9,15 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from calls.export import export_lines
-from calls.models import Organization
-from calls.selectors.export import (
-    STATUSES,
-    calls_for_export,
-    export_filters_parse,
-    export_source,
-)
-from calls.services.audit import audit_export_finish, audit_export_start
+from calls.selectors.filters import STATUSES, FilterError, export_filters_parse
+from calls.services.exports import ExportOrganizationUnknown, calls_export
 
 
 def _operator() -> str:
@@ -54,28 +47,19 @@ class Command(BaseCommand):
                 until=options["until"],
                 snapshots=options["snapshots"],
             )
-        except ValueError as exc:
+        except FilterError as exc:
             raise CommandError(str(exc)) from None
-        organization = None
-        if filters.organization_id is not None:
-            organization = Organization.objects.filter(pk=filters.organization_id).first()
-            if organization is None:
-                raise CommandError(f"no organization with id {filters.organization_id}")
-        calls = calls_for_export(organizations=Organization.objects.all(), filters=filters)
-        event = audit_export_start(
-            actor=None,
-            actor_name=_operator(),
-            door="cli",
-            filters=filters.describe(),
-            organization=organization,
-        )
-        rows_written = 0
-
-        def finished(rows: int, complete: bool) -> None:
-            nonlocal rows_written
-            rows_written = rows
-            audit_export_finish(event=event, rows=rows, complete=complete)
-
+        try:
+            export = calls_export(
+                door="cli",
+                filters=filters,
+                now=timezone.now(),
+                viewer=None,  # the operator exports every organization's calls
+                actor_name=_operator(),
+                bom=options["bom"],
+            )
+        except ExportOrganizationUnknown as exc:
+            raise CommandError(str(exc)) from None
         with ExitStack() as stack:
             write: Callable[[str], object] = functools.partial(self.stdout.write, ending="")
             if options["output"]:
@@ -88,17 +72,11 @@ class Command(BaseCommand):
                         f"cannot write {options['output']}: {exc.strerror}"
                     ) from None
                 write = handle.write
-            lines = export_lines(
-                source=export_source(calls=calls, filters=filters),
-                now=timezone.now(),
-                bom=options["bom"],
-                on_finish=finished,
-            )
             try:
-                for piece in lines:
+                for piece in export.lines:
                     write(piece)
             except BrokenPipeError:  # `export_calls | head`: the reader has all it wants
-                lines.close()  # records the export as incomplete
+                export.lines.close()  # records the export as incomplete
                 raise SystemExit(1) from None
         if options["output"]:
-            self.stderr.write(f"exported {rows_written} row(s) to {options['output']}")
+            self.stderr.write(f"exported {export.rows_written} row(s) to {options['output']}")

@@ -25,7 +25,7 @@ class Command(BaseCommand):
             if not organizations:
                 raise CommandError(f"no organization with id {options['org']}")
         else:
-            organizations = list(Organization.objects.filter(enabled=True))
+            organizations = list(Organization.objects.filter(enabled=True).order_by("name", "pk"))
             if not organizations:
                 raise CommandError("no enabled organization to poll")
         all_clean = True
