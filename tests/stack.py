@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import psycopg
 import requests
 
 from tests.faults.processes import wait_until
-from tests.servers import PostgresServer, RedisServer
+from tests.servers import PostgresServer, RedisServer, free_port
 
 # The secrets every process of one install shares (tests only; a real install has its own).
 _STACK_SECRETS = {
@@ -325,3 +326,42 @@ def logged_in(base_url: str, username: str, password: str) -> requests.Session:
 def listed_call_ids(page: str) -> set[int]:
     """The calls a live list page shows, by their database id."""
     return {int(call_id) for call_id in re.findall(r'data-call-id="(\d+)"', page)}
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    stack: ProductionStack
+    database: StackDatabase
+    postgres: PostgresServer
+    redis: RedisServer
+    base_url: str
+    username: str
+    password: str
+
+
+@contextlib.contextmanager
+def running_stack(
+    root: Path, feed: Any, invoca_ids: tuple[str, ...], workers: tuple[str, ...]
+) -> Iterator[RunningStack]:
+    """Throwaway servers and a production stack on them: each organization on the feed and
+    in the stack, a staff user, the workers, beat and gunicorn, each process in a directory
+    of its own."""
+    with throwaway_servers() as (postgres, redis):
+        env = production_environment(database_url=postgres.url, redis_url=redis.url, **FAST_POLLS)
+        port = free_port()
+        with ProductionStack(root, env) as stack:
+            stack_installed(stack, feed, invoca_ids)
+            username, password = stack_staff_user_add(stack)
+            for name in workers:
+                stack.worker(name)
+            stack.beat()
+            stack.web(port)
+            yield RunningStack(
+                stack=stack,
+                database=StackDatabase(postgres.url),
+                postgres=postgres,
+                redis=redis,
+                base_url=f"http://127.0.0.1:{port}",
+                username=username,
+                password=password,
+            )

@@ -12,6 +12,7 @@ import random
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -217,7 +218,7 @@ def _answer_apply(
     before = organization.poll_state
     with transaction.atomic():
         counts = calls_apply(organization=organization, result=result, now=finished_at)
-        run = PollRun.objects.create(
+        run = _poll_run_create(
             organization=organization,
             kind=kind,
             started_at=started_at,
@@ -229,7 +230,6 @@ def _answer_apply(
             calls_changed=counts.changed,
             calls_ended=counts.ended,
             calls_rejected=len(result.rejected),
-            duration_ms=_milliseconds(started_at, finished_at),
             error=error,
         )
         # The last sighting of every call this answer held (calls.services.ingest), and the
@@ -284,7 +284,7 @@ def _superseded_record(
 ) -> PollAttempt:
     """The run of an answer that was not applied: it changed nothing, the organization's
     state included (a newer answer set it)."""
-    run = PollRun.objects.create(
+    run = _poll_run_create(
         organization=organization,
         kind=kind,
         started_at=started_at,
@@ -292,7 +292,6 @@ def _superseded_record(
         outcome=PollOutcome.SUPERSEDED,
         http_status=result.http_status,
         calls_seen=len(result.calls),
-        duration_ms=_milliseconds(started_at, finished_at),
         error="not applied: a newer answer was applied first",
     )
     _log_run(run)
@@ -322,14 +321,13 @@ def poll_failure_record(
     failures = before.consecutive_failures + 1
     message = str(error)[:500]
     with transaction.atomic():
-        run = PollRun.objects.create(
+        run = _poll_run_create(
             organization=organization,
             kind=kind,
             started_at=started_at,
             finished_at=finished_at,
             outcome=error.outcome,
             http_status=error.http_status,
-            duration_ms=_milliseconds(started_at, finished_at),
             error=message,
         )
         if kind != PollKind.LOOKUP:
@@ -500,6 +498,15 @@ def call_lookup(*, organization: Organization, filters: CallFilters) -> PollAtte
         kind=PollKind.LOOKUP,
         filters=filters,
         wait_seconds=interactive_lock_wait_seconds(),
+    )
+
+
+def _poll_run_create(*, started_at: datetime, finished_at: datetime, **fields: Any) -> PollRun:
+    return PollRun.objects.create(
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=_milliseconds(started_at, finished_at),
+        **fields,
     )
 
 

@@ -1,35 +1,17 @@
-from __future__ import annotations
+"""An export's CSV (calls.export.rows): columns in the documented order, cells as received
+and neutralised, batches, the BOM and line ends."""
 
-import csv
-import io
-from datetime import timedelta
+from __future__ import annotations
 
 import pytest
 
 from calls.export import CALL_COLUMNS, GENERAL_COLUMNS, cell_neutralise, export_lines
-from calls.models import Call, OrganizationPollState
 from calls.selectors.export import calls_for_export, export_source
 from calls.selectors.filters import ExportFilters, export_filters_parse
-from tests.export.data import T0, calls_ingest
+from tests.export.data import T0, calls_ingest, export_table, header
 from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
-
-
-def export_table(filters: ExportFilters | None = None, **options) -> list[dict[str, str]]:
-    filters = filters or ExportFilters()
-    calls = calls_for_export(organization_ids=None, filters=filters)
-    text = "".join(
-        export_lines(source=export_source(calls=calls, filters=filters), now=T0, **options)
-    )
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def header(filters: ExportFilters | None = None) -> list[str]:
-    filters = filters or ExportFilters()
-    calls = calls_for_export(organization_ids=None, filters=filters)
-    text = "".join(export_lines(source=export_source(calls=calls, filters=filters), now=T0))
-    return next(csv.reader(io.StringIO(text)))
 
 
 @pytest.mark.parametrize(
@@ -151,20 +133,6 @@ def test_row_values_are_text_as_received_and_times_iso_utc():
     assert row["demographics.is_prepaid_data_append"] == "false"
 
 
-def test_ended_call_and_status_filter():
-    org = OrganizationFactory.create(clean_misses_to_end=1)
-    calls_ingest(org, [call_payload("A"), call_payload("B")], T0)
-    calls_ingest(org, [call_payload("B")], T0 + timedelta(seconds=5))
-    rows = {row["transaction_id"]: row for row in export_table()}
-    assert rows["A"]["status"] == "ended"
-    assert rows["A"]["ended_at"] == "2026-11-25T12:00:00Z"
-    assert rows["B"]["status"] == "live"
-    ended = export_table(export_filters_parse(status="ended"))
-    assert [row["transaction_id"] for row in ended] == ["A"]
-    live = export_table(export_filters_parse(status="live"))
-    assert [row["transaction_id"] for row in live] == ["B"]
-
-
 def test_slim_attribution_organization_keeps_ids_and_empty_custom_columns():
     full = OrganizationFactory.create(name="Full")
     slim = OrganizationFactory.create(name="Slim")
@@ -190,50 +158,6 @@ def test_slim_attribution_organization_keeps_ids_and_empty_custom_columns():
     assert [(r["transaction_id"], r["call_record_id"]) for r in only_slim] == [
         ("SLIM1", "CR-SLIM-0001")
     ]
-
-
-def test_snapshots_give_one_row_per_content_version_with_observed_at():
-    org = OrganizationFactory.create()
-    calls_ingest(org, [call_payload("A")], T0)
-    changed = call_payload("A", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
-    calls_ingest(org, [changed], T0 + timedelta(seconds=5))
-    calls_ingest(org, [changed], T0 + timedelta(seconds=10))  # unchanged: no snapshot
-    rows = export_table(export_filters_parse(snapshots=True))
-    assert [row["observed_at"] for row in rows] == [
-        "2026-11-25T12:00:00Z",
-        "2026-11-25T12:00:05Z",
-    ]
-    assert [row["custom.lead_type"] for row in rows] == ["", "hot"]
-    assert [row["custom.utm_source"] for row in rows] == ["google", ""]
-    names = header(export_filters_parse(snapshots=True))
-    assert names[16] == "observed_at"
-    since = export_table(export_filters_parse(snapshots=True, since="2026-11-25T12:00:01Z"))
-    assert [row["observed_at"] for row in since] == ["2026-11-25T12:00:05Z"]
-
-
-def test_search_matches_phone_in_any_format_exact_transaction_id_and_custom_value():
-    org = OrganizationFactory.create()
-    calls_ingest(
-        org,
-        [
-            call_payload("TXA", calling_phone_number="+13105550147"),
-            call_payload(
-                "TXB",
-                calling_phone_number="+12125550000",
-                custom_data={"gclid": {"value": "Spring-Sale-2026", "source": "Api"}},
-            ),
-        ],
-        T0,
-    )
-
-    def found(query: str) -> list[str]:
-        return sorted(r["transaction_id"] for r in export_table(export_filters_parse(query=query)))
-
-    assert found("(310) 555-0147") == ["TXA"]
-    assert found("310.555.0147") == ["TXA"]
-    assert found("TXB") == ["TXB"]
-    assert found("TX") == []  # transaction ids match exactly
-    assert found("spring-sale") == ["TXB"]
 
 
 def test_bom_and_crlf():
@@ -269,65 +193,3 @@ def test_on_finish_reports_rows_and_whether_the_consumer_read_to_the_end():
     next(aborted), next(aborted)  # the header and one batch, then the download is closed
     aborted.close()
     assert finished[1] == (2, False)
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"status": "maybe"}, "status must be"),
-        ({"organization": "abc"}, "org must be"),
-        ({"since": "yesterday"}, "since must be an ISO 8601"),
-        ({"since": "2026-11-25", "until": "2026-11-24"}, "since must be before until"),
-    ],
-)
-def test_filters_parse_rejects_bad_input(options, message):
-    with pytest.raises(ValueError, match=message):
-        export_filters_parse(**options)
-
-
-def test_a_call_in_the_latest_answer_was_last_seen_when_its_organization_was():
-    """last_seen_at lags for calls marked sighting_current: the export reads the sighting
-    from the organization, in the column and in the since filter, for calls and snapshots."""
-    org = OrganizationFactory.create()
-    calls_ingest(org, [call_payload("CURRENT"), call_payload("GONE")], T0)
-    Call.objects.filter(transaction_id="CURRENT").update(last_seen_at=T0, sighting_current=True)
-    Call.objects.filter(transaction_id="GONE").update(last_seen_at=T0, sighting_current=False)
-    OrganizationPollState.objects.filter(pk=org.pk).update(sighted_at=T0 + timedelta(minutes=10))
-
-    def last_seen(filters: ExportFilters) -> dict[str, str]:
-        return {row["transaction_id"]: row["last_seen_at"] for row in export_table(filters)}
-
-    both = {"CURRENT": "2026-11-25T12:10:00Z", "GONE": "2026-11-25T12:00:00Z"}
-    assert last_seen(ExportFilters()) == both
-    assert last_seen(export_filters_parse(snapshots=True)) == both
-    between = export_filters_parse(since="2026-11-25T12:05:00Z")
-    assert last_seen(between) == {"CURRENT": "2026-11-25T12:10:00Z"}
-
-
-def test_rows_kept_on_disk_in_many_batches_read_the_same(monkeypatch):
-    """The one read goes to a temporary file (calls.export.spool); a large export's moves to
-    disk, in batches. What a row repeats from the row before is left out of the file: a
-    call's own columns after its first row, a JSON column equal to the one before it."""
-    org = OrganizationFactory.create(name="Acme")
-    first = call_payload("A", custom_data={"lead_type": {"value": "cold", "source": "Api"}})
-    calls_ingest(org, [first, call_payload("B")], T0)
-    hot = call_payload("A", custom_data={"lead_type": {"value": "hot", "source": "Api"}})
-    calls_ingest(org, [hot, call_payload("B", call_status="=on hold")], T0 + timedelta(seconds=5))
-    filters = export_filters_parse(snapshots=True)
-    in_memory = export_table(filters)
-    monkeypatch.setattr("calls.export.rows.SPOOL_MEMORY_BYTES", 1)
-    monkeypatch.setattr("calls.export.spool._BATCH", 2)
-    on_disk = export_table(filters)
-    assert on_disk == in_memory
-    assert [
-        (row["transaction_id"], row["call_status"], row["custom.lead_type"]) for row in on_disk
-    ] == [
-        ("A", "bridged", "cold"),
-        ("A", "bridged", "hot"),
-        ("B", "bridged", ""),
-        ("B", "'=on hold", ""),
-    ]
-    assert {row["custom.utm_source"] for row in on_disk if row["transaction_id"] == "B"} == {
-        "google"
-    }
-    assert len({row["organization"] for row in on_disk}) == 1

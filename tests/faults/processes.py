@@ -3,13 +3,14 @@ test's own database, and a Celery worker (with its embedded beat) to start, stop
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -129,3 +130,25 @@ def wait_until(
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout:g} s\n{explain()}")
+
+
+@contextlib.contextmanager
+def killed_inside_an_ingest(module: str, organization_id: int) -> Iterator[None]:
+    """Run `python -m module organization_id` (a poll that prints "inside-ingest" while its
+    transaction is open, then stalls), hand over while it stalls, then SIGKILL it."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", module, str(organization_id)],
+        cwd=ROOT,
+        env=shared_database_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()  # blocks until the child is inside its ingest
+        assert line.strip() == b"inside-ingest", child.stderr.read() if child.stderr else ""
+        yield
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    assert child.returncode == -signal.SIGKILL

@@ -4,11 +4,6 @@ once: nothing lost, nothing duplicated, no call ended twice."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 import pytest
 from django.db.models import Count
 
@@ -16,7 +11,7 @@ from calls import tasks
 from calls.models import Call, CallSnapshot, PollOutcome, PollRun
 from calls.sandbox import bulk_payload, bulk_payload_mutate
 from tests.faults.locks import poll_lock_expire
-from tests.faults.processes import ROOT, shared_database_environment
+from tests.faults.processes import killed_inside_an_ingest
 from tests.faults.support import ended_count
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -52,23 +47,9 @@ def test_a_worker_killed_before_its_ingest_commits_changes_nothing_and_the_next_
     state = org.fresh().poll_state
     poll_state_before = (state.feed_version, state.answer_started_at, state.sighted_at)
 
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.faults.killed_ingest", str(org.organization.pk)],
-        cwd=ROOT,
-        env=shared_database_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()  # blocks until only the commit is left
-        assert line.strip() == b"inside-ingest", child.stderr.read() if child.stderr else ""
+    with killed_inside_an_ingest("tests.faults.killed_ingest", org.organization.pk):
         # The ended calls, the new ones and the run are all written, and none is visible.
         assert _state() == before
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    assert child.returncode == -signal.SIGKILL
 
     assert _state() == before
     after_kill = org.fresh().poll_state

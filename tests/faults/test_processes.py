@@ -3,10 +3,6 @@ under a running worker and beat, the database failing during a poll."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -23,8 +19,8 @@ from calls.sandbox import bulk_payload
 from tests.factories import UserFactory
 from tests.faults.locks import poll_lock_expire
 from tests.faults.processes import (
-    ROOT,
     CeleryWorker,
+    killed_inside_an_ingest,
     shared_database_environment,
     wait_until,
 )
@@ -38,23 +34,9 @@ def test_worker_killed_inside_an_ingest_leaves_nothing_behind(feed, make_org):
     org = make_org(target_live=0)
     feed.serve_static(org.invoca_id, bulk_payload(300, seed=3))
     version_before = org.fresh().poll_state.feed_version
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.faults.stalled_ingest", str(org.organization.pk)],
-        cwd=ROOT,
-        env=shared_database_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()  # blocks until the ingest has written its rows
-        assert line.strip() == b"inside-ingest", child.stderr.read() if child.stderr else ""
+    with killed_inside_an_ingest("tests.faults.stalled_ingest", org.organization.pk):
         # Mid-transaction: nothing is visible from outside.
         assert Call.objects.count() == 0
-    finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    assert child.returncode == -signal.SIGKILL
 
     assert (Call.objects.count(), CallSnapshot.objects.count(), PollRun.objects.count()) == (
         0,

@@ -14,17 +14,13 @@ import pytest
 import requests
 
 from calls.sandbox.server import SandboxFeed
-from tests.servers import free_port
 from tests.stack import (
-    FAST_POLLS,
-    ProductionStack,
     StackDatabase,
     feed_and_database_agree,
     listed_call_ids,
     logged_in,
     production_environment,
-    stack_installed,
-    stack_staff_user_add,
+    running_stack,
     throwaway_servers,
 )
 
@@ -45,55 +41,41 @@ def status(session: requests.Session, url: str) -> int:
 def test_postgres_stopped_and_started_again_everything_recovers_by_itself(
     feed: SandboxFeed, tmp_path: Path
 ) -> None:
-    with throwaway_servers() as (postgres, redis):
-        database = StackDatabase(postgres.url)
-        env = production_environment(database_url=postgres.url, redis_url=redis.url, **FAST_POLLS)
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        with ProductionStack(tmp_path, env) as stack:
-            stack_installed(stack, feed, ORGANIZATIONS)
-            username, password = stack_staff_user_add(stack)
-            for name in WORKERS:
-                stack.worker(name)
-            stack.beat()
-            stack.web(port)
-            stack.wait_until(partial(polled_since, database, database.now()), timeout=90)
-            agent = logged_in(base_url, username, password)
+    with running_stack(tmp_path, feed, ORGANIZATIONS, WORKERS) as running:
+        stack, database, base_url = running.stack, running.database, running.base_url
+        stack.wait_until(partial(polled_since, database, database.now()), timeout=90)
+        agent = logged_in(base_url, running.username, running.password)
 
-            marks = stack.log_marks()
-            postgres.server_stop("fast")
+        marks = stack.log_marks()
+        running.postgres.server_stop("fast")
 
-            # Pages: a short 503 page for the signed-in agent, and health says so too.
-            stack.wait_until(lambda: status(agent, f"{base_url}/") == 503, timeout=20)
-            page = agent.get(f"{base_url}/", timeout=10)
-            assert "cannot reach its database" in page.text
-            assert page.headers["Retry-After"].isdigit()
-            assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 503
-            # Beat ticks on: it tried to claim polls, could not, and goes on.
-            stack.wait_until(
-                lambda: stack.logged_since(marks, "beat", "poll tick failed"), timeout=20
-            )
-            # The feed moves on while polling cannot: a call ends, the feed starts another.
-            invoca_id = ORGANIZATIONS[0]
-            gone = feed.live_calls(invoca_id)[0]["transaction_id"]
-            assert feed.end_call(invoca_id, gone)
+        # Pages: a short 503 page for the signed-in agent, and health says so too.
+        stack.wait_until(lambda: status(agent, f"{base_url}/") == 503, timeout=20)
+        page = agent.get(f"{base_url}/", timeout=10)
+        assert "cannot reach its database" in page.text
+        assert page.headers["Retry-After"].isdigit()
+        assert requests.get(f"{base_url}/healthz", timeout=10).status_code == 503
+        # Beat ticks on: it tried to claim polls, could not, and goes on.
+        stack.wait_until(lambda: stack.logged_since(marks, "beat", "poll tick failed"), timeout=20)
+        # The feed moves on while polling cannot: a call ends, the feed starts another.
+        invoca_id = ORGANIZATIONS[0]
+        gone = feed.live_calls(invoca_id)[0]["transaction_id"]
+        assert feed.end_call(invoca_id, gone)
 
-            postgres.server_start()
-            # Nobody restarts anything: the same processes serve, claim and poll again.
-            stack.wait_until(partial(polled_since, database, database.now()), timeout=90)
-            stack.wait_until(lambda: status(agent, f"{base_url}/") == 200, timeout=30)
-            stack.wait_until(
-                lambda: feed_and_database_agree(feed, database, ORGANIZATIONS), timeout=30
-            )
-            assert listed_call_ids(agent.get(f"{base_url}/", timeout=10).text) == (
-                database.live_call_ids()
-            )
-            stack.wait_until(lambda: status(agent, f"{base_url}/healthz") == 200, timeout=30)
-            assert database.calls(invoca_id, live=False) == {gone: "missed"}
-            assert database.calls(ORGANIZATIONS[1], live=False) == {}
-            assert database.duplicated_calls() == []
-            assert database.repeated_snapshots() == 0
-            assert stack.exited() == []
+        running.postgres.server_start()
+        # Nobody restarts anything: the same processes serve, claim and poll again.
+        stack.wait_until(partial(polled_since, database, database.now()), timeout=90)
+        stack.wait_until(lambda: status(agent, f"{base_url}/") == 200, timeout=30)
+        stack.wait_until(lambda: feed_and_database_agree(feed, database, ORGANIZATIONS), timeout=30)
+        assert listed_call_ids(agent.get(f"{base_url}/", timeout=10).text) == (
+            database.live_call_ids()
+        )
+        stack.wait_until(lambda: status(agent, f"{base_url}/healthz") == 200, timeout=30)
+        assert database.calls(invoca_id, live=False) == {gone: "missed"}
+        assert database.calls(ORGANIZATIONS[1], live=False) == {}
+        assert database.duplicated_calls() == []
+        assert database.repeated_snapshots() == 0
+        assert stack.exited() == []
 
 
 # A process of the stack between two tasks or requests: its connection was opened before the

@@ -12,18 +12,13 @@ import pytest
 import requests
 
 from calls.sandbox.server import SandboxFeed
-from tests.servers import free_port
 from tests.stack import (
-    FAST_POLLS,
     ProductionStack,
     StackDatabase,
     feed_and_database_agree,
     listed_call_ids,
     logged_in,
-    production_environment,
-    stack_installed,
-    stack_staff_user_add,
-    throwaway_servers,
+    running_stack,
 )
 
 pytestmark = pytest.mark.integration
@@ -53,61 +48,49 @@ def reconnecting(stack: ProductionStack, marks: dict[str, int]) -> bool:
 def test_redis_killed_and_restarted_polling_resumes_by_itself(
     feed: SandboxFeed, tmp_path: Path
 ) -> None:
-    with throwaway_servers() as (postgres, redis):
-        database = StackDatabase(postgres.url)
-        env = production_environment(database_url=postgres.url, redis_url=redis.url, **FAST_POLLS)
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        with ProductionStack(tmp_path, env) as stack:
-            stack_installed(stack, feed, ORGANIZATIONS)
-            username, password = stack_staff_user_add(stack)
-            for name in WORKERS:
-                stack.worker(name)
-            stack.beat()
-            stack.web(port)
+    with running_stack(tmp_path, feed, ORGANIZATIONS, WORKERS) as running:
+        stack, database, base_url = running.stack, running.database, running.base_url
 
-            stack.wait_until(partial(polled_since, stack, database, database.now(), {}), timeout=90)
-            stack.wait_until(
-                partial(feed_and_database_agree, feed, database, ORGANIZATIONS), timeout=30
-            )
-            agent = logged_in(base_url, username, password)
+        stack.wait_until(partial(polled_since, stack, database, database.now(), {}), timeout=90)
+        stack.wait_until(
+            partial(feed_and_database_agree, feed, database, ORGANIZATIONS), timeout=30
+        )
+        agent = logged_in(base_url, running.username, running.password)
 
-            ended_meanwhile: list[tuple[str, str]] = []
-            # Back at once, as a supervisor restarts a crashed Redis; then away until every worker
-            # has noticed and is trying to reconnect. Each time the workers hold polls due later
-            # (beat hands them out ahead of their slots), unacknowledged.
-            for wait_for_workers in (False, True):
-                marks = stack.log_marks()
-                redis.kill()
-                if wait_for_workers:
-                    stack.wait_until(partial(reconnecting, stack, marks), timeout=30)
-                    stack.wait_until(lambda: not health_checks(base_url)["cache"], timeout=10)
-                    # Pages come from the database: agents still see the calls.
-                    page = agent.get(f"{base_url}/", timeout=10)
-                    assert page.status_code == 200
-                    assert listed_call_ids(page.text) == database.live_call_ids()
-                    # The feed moves on while polling cannot: a call ends, the feed starts another.
-                    invoca_id = ORGANIZATIONS[0]
-                    gone = feed.live_calls(invoca_id)[0]["transaction_id"]
-                    assert feed.end_call(invoca_id, gone)
-                    ended_meanwhile.append((invoca_id, gone))
-                redis.start()
-                since = partial(polled_since, stack, database, database.now(), stack.log_marks())
-                stack.wait_until(since, timeout=90)
+        ended_meanwhile: list[tuple[str, str]] = []
+        # Back at once, as a supervisor restarts a crashed Redis; then away until every worker
+        # has noticed and is trying to reconnect. Each time the workers hold polls due later
+        # (beat hands them out ahead of their slots), unacknowledged.
+        for wait_for_workers in (False, True):
+            marks = stack.log_marks()
+            running.redis.kill()
+            if wait_for_workers:
+                stack.wait_until(partial(reconnecting, stack, marks), timeout=30)
+                stack.wait_until(lambda: not health_checks(base_url)["cache"], timeout=10)
+                # Pages come from the database: agents still see the calls.
+                page = agent.get(f"{base_url}/", timeout=10)
+                assert page.status_code == 200
+                assert listed_call_ids(page.text) == database.live_call_ids()
+                # The feed moves on while polling cannot: a call ends, the feed starts another.
+                invoca_id = ORGANIZATIONS[0]
+                gone = feed.live_calls(invoca_id)[0]["transaction_id"]
+                assert feed.end_call(invoca_id, gone)
+                ended_meanwhile.append((invoca_id, gone))
+            running.redis.start()
+            since = partial(polled_since, stack, database, database.now(), stack.log_marks())
+            stack.wait_until(since, timeout=90)
 
-            # Every process recovered by itself: web's cache client, beat's heartbeat, the workers.
-            stack.wait_until(lambda: all(health_checks(base_url).values()), timeout=30)
-            stack.wait_until(
-                lambda: feed_and_database_agree(feed, database, ORGANIZATIONS), timeout=30
-            )
-            for invoca_id, transaction_id in ended_meanwhile:
-                assert database.calls(invoca_id, live=False) == {transaction_id: "missed"}
-            for invoca_id in ORGANIZATIONS[1:]:
-                assert database.calls(invoca_id, live=False) == {}
-            assert database.duplicated_calls() == []
-            assert database.repeated_snapshots() == 0
-            for name in (*WORKERS, "beat"):
-                assert "Unrecoverable error" not in stack.log(name), stack.explain()
+        # Every process recovered by itself: web's cache client, beat's heartbeat, the workers.
+        stack.wait_until(lambda: all(health_checks(base_url).values()), timeout=30)
+        stack.wait_until(lambda: feed_and_database_agree(feed, database, ORGANIZATIONS), timeout=30)
+        for invoca_id, transaction_id in ended_meanwhile:
+            assert database.calls(invoca_id, live=False) == {transaction_id: "missed"}
+        for invoca_id in ORGANIZATIONS[1:]:
+            assert database.calls(invoca_id, live=False) == {}
+        assert database.duplicated_calls() == []
+        assert database.repeated_snapshots() == 0
+        for name in (*WORKERS, "beat"):
+            assert "Unrecoverable error" not in stack.log(name), stack.explain()
 
 
 def test_workers_never_stop_retrying_the_broker():

@@ -12,18 +12,11 @@ import pytest
 
 from calls.sandbox.clock import ManualClock
 from calls.sandbox.server import SandboxFeed
-from tests.servers import free_port
 from tests.stack import (
-    FAST_POLLS,
-    ProductionStack,
-    StackDatabase,
     feed_and_database_agree,
     listed_call_ids,
     logged_in,
-    production_environment,
-    stack_installed,
-    stack_staff_user_add,
-    throwaway_servers,
+    running_stack,
 )
 
 pytestmark = pytest.mark.integration
@@ -36,49 +29,39 @@ def test_a_stack_sharing_only_its_servers_polls_serves_and_exports(tmp_path: Pat
     # A clock that stands still: the feed's calls stay live for the whole test.
     with (
         SandboxFeed(seed=5, clock=ManualClock(), target_live=3) as feed,
-        throwaway_servers() as (postgres, redis),
+        running_stack(tmp_path / "hosts", feed, ORGANIZATIONS, WORKERS) as running,
     ):
-        database = StackDatabase(postgres.url)
-        env = production_environment(database_url=postgres.url, redis_url=redis.url, **FAST_POLLS)
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        with ProductionStack(tmp_path / "hosts", env) as stack:
-            stack_installed(stack, feed, ORGANIZATIONS)
-            username, password = stack_staff_user_add(stack)
-            for name in WORKERS:
-                stack.worker(name)
-            stack.beat()
-            stack.web(port)
+        stack, database, base_url = running.stack, running.database, running.base_url
 
-            # Polls from both workers' hosts, and every live call of the feed in the database.
-            stack.wait_until(
-                lambda: (
-                    all(stack.logged_since({}, name, "outcome=clean") for name in WORKERS)
-                    and feed_and_database_agree(feed, database, ORGANIZATIONS)
-                ),
-                timeout=90,
-            )
-            live = database.live_call_ids()
-            assert live
+        # Polls from both workers' hosts, and every live call of the feed in the database.
+        stack.wait_until(
+            lambda: (
+                all(stack.logged_since({}, name, "outcome=clean") for name in WORKERS)
+                and feed_and_database_agree(feed, database, ORGANIZATIONS)
+            ),
+            timeout=90,
+        )
+        live = database.live_call_ids()
+        assert live
 
-            agent = logged_in(base_url, username, password)
-            page = agent.get(f"{base_url}/", timeout=10)
-            assert page.status_code == 200
-            assert listed_call_ids(page.text) == live
+        agent = logged_in(base_url, running.username, running.password)
+        page = agent.get(f"{base_url}/", timeout=10)
+        assert page.status_code == 200
+        assert listed_call_ids(page.text) == live
 
-            export = agent.get(f"{base_url}/export.csv", timeout=30)
-            assert export.status_code == 200
-            assert export.headers["Content-Type"].startswith("text/csv")
-            rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
-            assert {row["transaction_id"] for row in rows} == {
-                call["transaction_id"]
-                for invoca_id in ORGANIZATIONS
-                for call in feed.live_calls(invoca_id)
-            }
-            assert stack.exited() == []
+        export = agent.get(f"{base_url}/export.csv", timeout=30)
+        assert export.status_code == 200
+        assert export.headers["Content-Type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))))
+        assert {row["transaction_id"] for row in rows} == {
+            call["transaction_id"]
+            for invoca_id in ORGANIZATIONS
+            for call in feed.live_calls(invoca_id)
+        }
+        assert stack.exited() == []
 
-        # Production keeps nothing on local disk that another host would need: no SQLite
-        # database and no filesystem broker queue in any process's data directory.
-        left = {path.name for path in (tmp_path / "hosts").rglob("*") if path.is_file()}
-        assert not {name for name in left if name.endswith(".sqlite3")}
-        assert not list((tmp_path / "hosts").rglob("broker"))
+    # Production keeps nothing on local disk that another host would need: no SQLite
+    # database and no filesystem broker queue in any process's data directory.
+    left = {path.name for path in (tmp_path / "hosts").rglob("*") if path.is_file()}
+    assert not {name for name in left if name.endswith(".sqlite3")}
+    assert not list((tmp_path / "hosts").rglob("broker"))

@@ -4,13 +4,22 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
-from calls.invoca import INVOCA_HOSTS, CallFilters, CurrentCallsRequest, url_origin
+from calls.invoca import (
+    INVOCA_HOSTS,
+    CallFilters,
+    CurrentCallsRequest,
+    CurrentCallsResult,
+    Unavailable,
+    current_calls_fetch,
+    url_origin,
+)
 from calls.sandbox.server import SandboxFeed
 
 # A copy of shared/invoca-samples.json, so the suite does not depend on files outside the repo.
@@ -43,6 +52,32 @@ def make_request(
         filters=filters or CallFilters(),
         **timing,
     )
+
+
+E = TypeVar("E", bound=Exception)
+# Bounds short enough that a test waiting on each of them stays quick.
+FAST: dict[str, Any] = {"connect_timeout": 0.5, "read_timeout": 0.5, "total_timeout": 1.0}
+
+
+def fetch(feed: SandboxFeed, **overrides: Any) -> CurrentCallsResult:
+    """One fetch from the sandbox feed's organization, with the feed's token."""
+    return current_calls_fetch(make_request(base_url=feed.url, token=FEED_TOKEN, **overrides))
+
+
+def timed_failure(feed: SandboxFeed, error: type[E], **timing: Any) -> tuple[E, float]:
+    """The error a fetch from the feed raises, and the seconds it took to raise it."""
+    started = time.monotonic()
+    with pytest.raises(error) as caught:
+        fetch(feed, **timing)
+    return caught.value, time.monotonic() - started
+
+
+def timed_failure_url(base_url: str) -> tuple[Unavailable, float]:
+    """The Unavailable a FAST fetch from `base_url` raises, and the seconds it took."""
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        current_calls_fetch(make_request(base_url=base_url, token=FEED_TOKEN, **FAST))
+    return caught.value, time.monotonic() - started
 
 
 @pytest.fixture

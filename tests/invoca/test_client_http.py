@@ -1,14 +1,11 @@
-"""The client against the sandbox feed over real HTTP: time bounds, dropped and refused
-connections, and what reaches the logs."""
+"""The client against the sandbox feed over real HTTP: socket timeouts, dropped and refused
+connections, each fault's error, and what reaches the logs (the total deadline:
+test_deadline.py)."""
 
 from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
-from collections.abc import Iterator
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,26 +20,15 @@ from calls.invoca import (
 )
 from tests.factories import call_payload
 from tests.invoca.conftest import (
+    FAST,
     FEED_ORG,
     FEED_TOKEN,
-    headers_dripped,
+    fetch,
     make_request,
-    raw_http_server,
+    timed_failure,
+    timed_failure_url,
 )
 from tests.servers import free_port
-
-FAST: dict[str, Any] = {"connect_timeout": 0.5, "read_timeout": 0.5, "total_timeout": 1.0}
-
-
-def fetch(feed, **overrides):
-    return current_calls_fetch(make_request(base_url=feed.url, token=FEED_TOKEN, **overrides))
-
-
-def timed_failure(feed, error, **timing):
-    started = time.monotonic()
-    with pytest.raises(error) as caught:
-        fetch(feed, **timing)
-    return caught.value, time.monotonic() - started
 
 
 def test_live_calls_over_http(feed):
@@ -71,34 +57,6 @@ def test_hanging_server_hits_the_read_timeout(feed):
     assert took < 2.0
 
 
-def test_a_server_that_drips_bytes_is_cut_off_at_the_total_deadline(feed):
-    # Each byte comes well within the read timeout, so only the total bound can end this.
-    feed.set_fault("drip", interval=0.05)
-    error, took = timed_failure(
-        feed, Unavailable, connect_timeout=0.5, read_timeout=0.5, total_timeout=1.0
-    )
-    assert 0.9 <= took < 2.5
-    assert "not complete" in str(error)
-
-
-@pytest.fixture
-def header_dripper() -> Iterator[str]:
-    """A server that starts an answer and then sends its headers one byte at a time."""
-
-    def answer(connection: socket.socket, stop: threading.Event) -> None:
-        connection.recv(65536)
-        headers_dripped(connection, stop)
-
-    with raw_http_server(answer) as base_url:
-        yield base_url
-
-
-def test_headers_dripped_forever_are_cut_off_at_the_total_deadline(header_dripper):
-    error, took = timed_failure_url(header_dripper)
-    assert 0.9 <= took < 1.6
-    assert "not complete after 1 s" in str(error)
-
-
 def test_connection_closed_without_an_answer(feed):
     feed.set_fault("close")
     error, _ = timed_failure(feed, Unavailable, **FAST)
@@ -116,20 +74,6 @@ def test_host_name_that_does_not_resolve():
     assert str(error) == "could not resolve the host name of no-such-host.invalid"
 
 
-def test_a_resolver_that_does_not_answer_is_cut_off_at_the_total_deadline(monkeypatch):
-    resolve = socket.getaddrinfo
-
-    def stalled(host, *args, **kwargs):  # a DNS server that never answers, for 5 s
-        if host == "stalled-dns.invalid":
-            time.sleep(5)
-        return resolve(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", stalled)
-    error, took = timed_failure_url("http://stalled-dns.invalid/api/2022-08-01")
-    assert took < 1.6  # FAST: a total of 1 s
-    assert "not complete after 1 s" in str(error) or "resolve" in str(error)
-
-
 def test_a_listener_that_never_accepts_hits_a_timeout():
     with socket.socket() as listener:  # backlog full after one: the handshake never finishes
         listener.bind(("127.0.0.1", 0))
@@ -137,13 +81,6 @@ def test_a_listener_that_never_accepts_hits_a_timeout():
         port = listener.getsockname()[1]
         _, took = timed_failure_url(f"http://127.0.0.1:{port}/api/2022-08-01")
     assert took < 3.0
-
-
-def timed_failure_url(base_url):
-    started = time.monotonic()
-    with pytest.raises(Unavailable) as caught:
-        current_calls_fetch(make_request(base_url=base_url, token=FEED_TOKEN, **FAST))
-    return caught.value, time.monotonic() - started
 
 
 @pytest.mark.parametrize("as_date", [False, True], ids=["seconds", "http-date"])

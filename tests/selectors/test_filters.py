@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from calls.selectors.filters import ExportFilters, FilterError, ListFilters
-from calls.selectors.viewer import Viewer
+from calls.selectors.filters import ExportFilters, FilterError, ListFilters, export_filters_parse
+from calls.selectors.viewer import Viewer, viewer_get
+from tests.factories import MembershipFactory, OrganizationFactory
 
 NOBODY = Viewer(organizations=())
 
@@ -37,3 +38,28 @@ def test_the_export_reads_the_lists_filters_and_its_own() -> None:
     assert ExportFilters.from_query({}).status == "live"
     with pytest.raises(FilterError, match="since must be before until"):
         ExportFilters.from_query({"since": "2026-11-26", "until": "2026-11-25"})
+
+
+@pytest.mark.django_db
+def test_filters_parse_drops_foreign_and_unknown_values() -> None:
+    mine, other = OrganizationFactory.create(), OrganizationFactory.create()
+    viewer = viewer_get(user=MembershipFactory.create(organization=mine).user)
+    parsed = ListFilters.from_query(
+        {"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
+    )
+    assert parsed == ListFilters(organization_id=None, search="x", status="live")
+    assert ListFilters.from_query({"org": str(mine.pk)}, viewer=viewer).organization_id == (mine.pk)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"status": "maybe"}, "status must be"),
+        ({"organization": "abc"}, "org must be"),
+        ({"since": "yesterday"}, "since must be an ISO 8601"),
+        ({"since": "2026-11-25", "until": "2026-11-24"}, "since must be before until"),
+    ],
+)
+def test_filters_parse_rejects_bad_input(options, message):
+    with pytest.raises(ValueError, match=message):
+        export_filters_parse(**options)

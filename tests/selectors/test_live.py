@@ -38,16 +38,6 @@ def test_history_depends_on_role_and_recency() -> None:
         assert (found is not None) is (role == Role.SUPERVISOR)
 
 
-def test_filters_parse_drops_foreign_and_unknown_values() -> None:
-    mine, other = OrganizationFactory.create(), OrganizationFactory.create()
-    viewer = viewer_get(user=MembershipFactory.create(organization=mine).user)
-    parsed = ListFilters.from_query(
-        {"org": str(other.pk), "status": "bogus", "q": "  x  "}, viewer=viewer
-    )
-    assert parsed == ListFilters(organization_id=None, search="x", status="live")
-    assert ListFilters.from_query({"org": str(mine.pk)}, viewer=viewer).organization_id == (mine.pk)
-
-
 def earlier_counts(org: Organization, *, first: str) -> tuple[Viewer, dict[str, int]]:
     """A member's live list after `first` was seen a day before the others: each listed
     call's count of earlier calls from its number."""
@@ -108,3 +98,19 @@ def test_unparseable_numbers_never_make_repeat_callers() -> None:
     later = Call.objects.get(transaction_id="Y")
     assert call_detail_get(viewer=viewer, call_id=later.pk, now=timezone.now())
     assert earlier_calls(viewer=viewer, call=later, now=timezone.now()) == []
+
+
+def test_earlier_calls_count_only_in_the_viewers_organizations() -> None:
+    mine, other = OrganizationFactory.create(), OrganizationFactory.create()
+    ingest(mine, [call_payload("NOW"), call_payload("BEFORE")])
+    ingest(other, [call_payload("ELSEWHERE1"), call_payload("ELSEWHERE2")])
+    yesterday = timezone.now() - timedelta(days=1)
+    Call.objects.exclude(transaction_id="NOW").update(first_seen_at=yesterday, ended_at=yesterday)
+
+    member = MembershipFactory.create(organization=mine).user
+    of_both = MembershipFactory.create(organization=mine, role=Role.SUPERVISOR).user
+    MembershipFactory.create(user=of_both, organization=other)
+    for user, expected in ((member, 1), (of_both, 3)):
+        listed = call_list(viewer=viewer_get(user=user), filters=ListFilters(), now=timezone.now())
+        counts = {call.transaction_id: call.earlier_count for call in listed}  # type: ignore[attr-defined]
+        assert counts == {"NOW": expected}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -96,3 +98,11 @@ def world(db: Any) -> World:
 def fast_password_hashing(settings: Any) -> None:
     # Personas are created per test; the production hasher is deliberately slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def empty_cache(db: None) -> Iterator[None]:
+    """No throttle or memo left in the cache by another test."""
+    cache.clear()
+    yield
+    cache.clear()

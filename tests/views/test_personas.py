@@ -96,17 +96,6 @@ def test_refresh_requires_post(world: World) -> None:
     assert world.client_for("agent").get(url).status_code == 405
 
 
-@pytest.mark.parametrize("persona", MEMBERS)
-def test_preferences_set_the_time_zone(world: World, persona: str) -> None:
-    client = world.client_for(persona)
-    assert client.get("/settings/").status_code == 200
-    response = client.post("/settings/", {"time_zone": "Europe/Paris"}, follow=True)
-    assert b"Europe/Paris" in response.content
-    assert client.get("/").context["user_time_zone"] == "Europe/Paris"
-    assert client.post("/settings/", {"time_zone": "Mars/Olympus"}).status_code == 200
-    assert client.get("/").context["user_time_zone"] == "Europe/Paris"
-
-
 def test_export_link_only_for_history_roles(world: World) -> None:
     assert b"Export CSV" in world.client_for("supervisor").get("/?q=a b").content
     assert b"/export.csv?q=a+b" in world.client_for("supervisor").get("/?q=a b").content

@@ -32,7 +32,7 @@ def healthz(client: Client) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def fresh_health() -> Iterator[None]:
-    """No test sees an answer memoised by another (see tests/test_health_flood.py)."""
+    """No test sees an answer memoised by another (see tests/selectors/test_health.py)."""
     RECENT_HEALTH.clear()
     yield
     RECENT_HEALTH.clear()

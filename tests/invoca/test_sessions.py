@@ -1,5 +1,5 @@
-"""The client's kept-alive connection and the environment it honours, against the sandbox
-feed over real HTTP."""
+"""The client's kept-alive connection per thread (calls.invoca.sessions) and the environment
+it honours, against the sandbox feed over real HTTP."""
 
 from __future__ import annotations
 
@@ -15,15 +15,12 @@ from tests.factories import call_payload
 from tests.invoca.conftest import (
     FEED_ORG,
     FEED_TOKEN,
+    fetch,
     headers_dripped,
     make_request,
     raw_http_server,
 )
 from tests.servers import free_port
-
-
-def fetch(feed, **overrides):
-    return current_calls_fetch(make_request(base_url=feed.url, token=FEED_TOKEN, **overrides))
 
 
 def test_polls_in_a_row_share_one_connection(feed):

@@ -1,3 +1,5 @@
+"""The export view: who may export, what the CSV download looks like, and its audit."""
+
 from __future__ import annotations
 
 import csv
@@ -10,11 +12,13 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 
 from calls.models import AuditEvent, Role
-from tests.export.data import T0, calls_ingest
+from tests.export.data import T0, calls_ingest, https_client
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, call_payload
 
 pytestmark = pytest.mark.django_db
 URL = reverse("calls:export")
+# Over HTTPS, as the export's browsers are (the PostgreSQL run redirects plain HTTP).
+client = pytest.fixture(https_client)
 
 
 @pytest.fixture
