@@ -74,6 +74,7 @@ class BenchEnvironment:
                     "REDIS_URL",
                     "LOG_LEVEL",
                     "DJANGO_SETTINGS_MODULE",
+                    "STATIC_HASHED_NAMES",
                     *_PLAIN_HTTP,
                 )
                 if key in os.environ
@@ -107,6 +108,8 @@ def django_environment(*, postgres: bool, redis: bool = False) -> Iterator[Bench
         # redirect every request.
         for name in _PLAIN_HTTP:
             os.environ[name] = "false"
+        # The pages name the source static files: no collectstatic before a bench.
+        os.environ["STATIC_HASHED_NAMES"] = "false"
         os.environ["DJANGO_SETTINGS_MODULE"] = "cipdash.settings"
         os.environ.pop("DATABASE_URL", None)
         redis_url = ""

@@ -7,6 +7,7 @@ SECRET_KEY, ALLOWED_HOSTS and TOKEN_ENCRYPTION_KEYS.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import dj_database_url
@@ -31,7 +32,15 @@ from cipdash.env import (
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("CIPDASH_DATA_DIR") or BASE_DIR / "var")
+# A built package carries the top-level templates/ and static/ in cipdash/site (setup.py); run
+# from the checkout, they are at its top. An installed copy has no checkout to keep data in,
+# so its data directory defaults to var/ in the directory it is started from.
+_PACKAGED_SITE = Path(__file__).resolve().parent / "site"
+INSTALLED_FROM_PACKAGE = _PACKAGED_SITE.is_dir()
+SITE_DIR = _PACKAGED_SITE if INSTALLED_FROM_PACKAGE else BASE_DIR
+DATA_DIR = Path(
+    env_str("CIPDASH_DATA_DIR") or (Path.cwd() if INSTALLED_FROM_PACKAGE else BASE_DIR) / "var"
+)
 # What cipdash keeps in its data directory: the database file, the generated secrets and the
 # broker's queue among them, so the directory is open to the user running cipdash only.
 DATA_DIR_ENTRIES = (
@@ -100,6 +109,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from the app server itself; hashed names are cached far into the future.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "cipdash.middleware.ContentSecurityPolicyMiddleware",
     "cipdash.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -120,7 +131,7 @@ WSGI_APPLICATION = "cipdash.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [SITE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -238,9 +249,25 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-# The data directory is private; a reverse proxy serving the files needs them elsewhere.
+STATICFILES_DIRS = [SITE_DIR / "static"]
+# collectstatic's target, which WhiteNoise serves from.
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or DATA_DIR / "static")
+# Made up front, or WhiteNoise warns at every start before the first collectstatic (the demo
+# never runs one); a directory that cannot be made is reported by collectstatic itself.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Content-hashed, compressed names (collectstatic writes them and their manifest): a deploy
+# changes every changed file's URL, so browsers never keep yesterday's JavaScript. DEBUG
+# (`make run`) serves the source files as they are, with no collectstatic step.
+STATIC_HASHED_NAMES = env_bool("STATIC_HASHED_NAMES", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_HASHED_NAMES
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Security: with DEBUG off this is a production install, whatever its database, and serves
 # HTTPS only; each default can be turned off explicitly (a plain-http LAN).
@@ -320,6 +347,10 @@ POLL_INTERACTIVE_LOCK_WAIT_SECONDS = 5.0
 INVOCA_ALLOWED_HOSTS = env_list(
     "INVOCA_ALLOWED_HOSTS", ["invoca.net", "*.invoca.net"], allow_empty=False
 )
+# The demo (`make run`): the dashboard's port and the sandbox feed's, which demo_setup points
+# the demo organizations at.
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SANDBOX_PORT = env_int("SANDBOX_PORT", 8765, minimum=1, maximum=65535)
 PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3, maximum=23)
 # A live call that no poll has seen for this long (its organization disabled, its token
 # refused, its feed failing) is ended at its last sighting (calls.services.unconfirmed).

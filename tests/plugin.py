@@ -42,6 +42,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
     # default to HTTPS only.
     for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
         _set_default(name, "false")
+    # The pages name the source static files: no collectstatic before a run (tests/test_wheel.py
+    # proves the hashed names a deployment serves).
+    _set_default("STATIC_HASHED_NAMES", "false")
     if os.environ.get("CIPDASH_TEST_DATABASE") == "postgres" and not os.environ.get("DATABASE_URL"):
         server = PostgresServer().start()
         _started.append(server)

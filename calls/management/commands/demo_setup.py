@@ -33,8 +33,9 @@ from calls.models import (
 from calls.services import api_token_add, organization_create, organization_set_enabled
 from cipdash.env import persisted_secret
 
-# The Procfile starts `sandbox_feed` on this port serving exactly these organizations.
-DEMO_FEED_PORT = 8765
+# The Procfile starts `sandbox_feed` on this port (SANDBOX_PORT) serving exactly these
+# organizations.
+DEMO_FEED_PORT = settings.SANDBOX_PORT
 # Loopback: only an exact INVOCA_ALLOWED_HOSTS entry lets a token go there (`make run` adds it).
 DEMO_FEED_HOST = f"127.0.0.1:{DEMO_FEED_PORT}"
 DEMO_FEED_URL = f"http://{DEMO_FEED_HOST}/api/2022-08-01"
@@ -213,7 +214,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--web-url",
-            default="http://127.0.0.1:8000/",
+            default=f"http://127.0.0.1:{settings.PORT}/",
             help="where the dashboard is served, for the printed summary (default: %(default)s)",
         )
         parser.add_argument(
