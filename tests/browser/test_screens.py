@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import ViewportSize
 
-from calls.models import Call
+from calls.models import Call, OrganizationPollState
 from tests.browser.conftest import DESK, PHONE, Session, db_lock
 from tests.browser.scenario import floor_create
 
@@ -43,3 +45,23 @@ def test_screenshots(open_session: Callable[..., Session], viewport: ViewportSiz
     session.goto(f"/calls/{hot.pk}/")
     session.screenshot("detail-dark")
     assert session.csp_errors == [] and anonymous.csp_errors == []
+
+
+def test_screenshots_of_calls_the_feed_no_longer_confirms(
+    open_session: Callable[..., Session],
+) -> None:
+    floor = floor_create()
+    with db_lock:
+        hot = Call.objects.get(transaction_id="TXHOT1")
+        # The feed has been failing for ten minutes: no clean poll confirms its calls.
+        OrganizationPollState.objects.filter(pk=floor.org.pk).update(
+            last_success_at=timezone.now() - timedelta(minutes=10)
+        )
+    session = open_session(floor.agent, DESK)
+    session.goto("/")
+    session.page.get_by_text("unconfirmed since").first.wait_for()
+    session.screenshot("list-unconfirmed")
+    session.goto(f"/calls/{hot.pk}/")
+    session.page.get_by_text("Unconfirmed since").wait_for()
+    session.screenshot("detail-unconfirmed")
+    assert session.csp_errors == []

@@ -46,6 +46,20 @@ def shared_database_environment(**extra: str) -> dict[str, str]:
     return env
 
 
+def redis_worker_environment(redis_url: str, *, timeout: str, **extra: str) -> dict[str, str]:
+    """shared_database_environment for a worker on Redis (broker, cache and locks), ticking
+    every quarter second, with polls that give up after `timeout` seconds."""
+    chosen = {
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "POLL_TICK_SECONDS": "0.25",
+        "POLL_CONNECT_TIMEOUT": "0.5",
+        "POLL_READ_TIMEOUT": timeout,
+        "POLL_TOTAL_TIMEOUT": timeout,
+    }
+    return shared_database_environment(**(chosen | extra))
+
+
 class CeleryWorker:
     """`celery worker -B`: beat ticks and polls, as in production, in one child process."""
 

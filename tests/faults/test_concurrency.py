@@ -17,7 +17,11 @@ from django.utils import timezone
 
 from calls import tasks
 from calls.models import Call, CallSnapshot, PollOutcome, PollRun
-from tests.faults.processes import CeleryWorker, shared_database_environment, wait_until
+from tests.faults.processes import (
+    CeleryWorker,
+    redis_worker_environment,
+    wait_until,
+)
 from tests.servers import RedisServer
 
 T = TypeVar("T")
@@ -104,15 +108,8 @@ def test_one_hanging_organization_does_not_slow_the_others(feed, make_org):
     hanging = orgs[0]
     feed.set_fault("hang", invoca_id=hanging.invoca_id)
     redis = RedisServer().start()
-    env = shared_database_environment(
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        POLL_TICK_SECONDS="0.25",
-        POLL_CONNECT_TIMEOUT="0.5",
-        # Long enough that the hanging organization holds a worker thread for a while.
-        POLL_READ_TIMEOUT="3",
-        POLL_TOTAL_TIMEOUT="3",
-    )
+    # Long enough that the hanging organization holds a worker thread for a while.
+    env = redis_worker_environment(redis.url, timeout="3")
     try:
         with CeleryWorker(env, concurrency=6) as worker:
             wait_until(

@@ -21,7 +21,7 @@ from tests.faults.locks import poll_lock_expire
 from tests.faults.processes import (
     CeleryWorker,
     killed_inside_an_ingest,
-    shared_database_environment,
+    redis_worker_environment,
     wait_until,
 )
 from tests.faults.support import poll, redis_cache_settings
@@ -128,14 +128,8 @@ def test_redis_stopping_degrades_then_polling_resumes_by_itself(feed, make_org):
     make_org(poll_interval_seconds=1.0)
     redis = RedisServer(port=free_port()).start()
     redis_settings = {"CACHES": redis_cache_settings(redis.url), "CELERY_BROKER_URL": redis.url}
-    env = shared_database_environment(
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        POLL_TICK_SECONDS="0.25",
-        POLL_CONNECT_TIMEOUT="0.5",
-        POLL_READ_TIMEOUT="0.5",
-        POLL_TOTAL_TIMEOUT="1",
-    )
+    # Reads give up after half a second, a whole request after one.
+    env = redis_worker_environment(redis.url, timeout="1", POLL_READ_TIMEOUT="0.5")
     client = Client()
     client.force_login(UserFactory.create(is_staff=True))
     worker = CeleryWorker(env)

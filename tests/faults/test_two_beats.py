@@ -20,7 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from calls.models import Call, OrganizationPollState, PollOutcome, PollRun
-from tests.faults.processes import ROOT, CeleryWorker, shared_database_environment, wait_until
+from tests.faults.processes import (
+    ROOT,
+    CeleryWorker,
+    redis_worker_environment,
+    wait_until,
+)
 from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -92,14 +97,7 @@ def test_two_beats_still_make_one_request_per_organization_per_interval(feed, ma
     pks = [org.organization.pk for org in orgs]
     OrganizationPollState.objects.filter(pk__in=pks).update(next_poll_at=FAR_AHEAD)  # not yet
     redis = RedisServer().start()
-    env = shared_database_environment(
-        REDIS_URL=redis.url,
-        CELERY_BROKER_URL=redis.url,
-        POLL_TICK_SECONDS="0.25",
-        POLL_CONNECT_TIMEOUT="0.5",
-        POLL_READ_TIMEOUT="1",
-        POLL_TOTAL_TIMEOUT="1",
-    )
+    env = redis_worker_environment(redis.url, timeout="1")
     try:
         # The worker runs one beat (-B), the second beat runs on its own.
         with CeleryWorker(env) as worker, CeleryBeat(env) as second_beat:
