@@ -293,40 +293,30 @@ class Call(models.Model):
         return self.ended_at is None
 
 
-def call_last_seen(*, path: str = "") -> Greatest:
+def call_last_seen(*, path: str = "", sighted_at: F | Subquery | None = None) -> Greatest:
     """A call's last sighting as a query expression (joins its organization); `path` leads
     to the call from the queried model, e.g. "call__" from a snapshot. Never before the
-    call's own last_seen_at, whatever the organization's row says."""
+    call's own last_seen_at, whatever the organization's row says. `sighted_at`: another
+    expression for the organization's poll_state.sighted_at (call_last_seen_in_update)."""
     written = F(f"{path}last_seen_at")
+    if sighted_at is None:
+        sighted_at = F(f"{path}organization__poll_state__sighted_at")
     return Greatest(
         written,
-        Coalesce(
-            Case(
-                When(
-                    **{f"{path}sighting_current": True},
-                    then=F(f"{path}organization__poll_state__sighted_at"),
-                )
-            ),
-            written,
-        ),
+        Coalesce(Case(When(**{f"{path}sighting_current": True}, then=sighted_at)), written),
         output_field=models.DateTimeField(),
     )
 
 
-def call_last_seen_in_update() -> Case:
+def call_last_seen_in_update() -> Greatest:
     """call_last_seen() for an UPDATE of calls, which cannot join: the organization's poll
     state read by a subquery."""
-    sighted_at = Subquery(
-        OrganizationPollState.objects.filter(pk=OuterRef("organization_id"))
-        .order_by()
-        .values("sighted_at")[:1]
-    )
-    return Case(
-        When(
-            sighting_current=True,
-            then=Greatest(F("last_seen_at"), Coalesce(sighted_at, F("last_seen_at"))),
-        ),
-        default=F("last_seen_at"),
+    return call_last_seen(
+        sighted_at=Subquery(
+            OrganizationPollState.objects.filter(pk=OuterRef("organization_id"))
+            .order_by()
+            .values("sighted_at")[:1]
+        )
     )
 
 

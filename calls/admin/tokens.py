@@ -131,6 +131,16 @@ class StoredSecretMixin:
 
 
 TOKENS_NEWEST_ACTIVE_FIRST = ("-active", "-created_at", "-id")
+# What a stored token's inline row and change page show after its label (and its secret's
+# entry field, for a new one).
+_STORED_TOKEN_SHOWN = (
+    "secret_display",
+    "origin_display",
+    "active",
+    "created_at",
+    "last_used_at",
+)
+_STORED_TOKEN_READONLY = ("secret_display", "origin_display", "created_at", "last_used_at")
 
 
 class ApiTokenInline(StoredSecretMixin, admin.TabularInline[ApiToken, Organization]):
@@ -138,16 +148,8 @@ class ApiTokenInline(StoredSecretMixin, admin.TabularInline[ApiToken, Organizati
     form = ApiTokenForm
     formset = ApiTokenInlineFormSet
     extra = 1
-    fields = (
-        "label",
-        "secret",
-        "secret_display",
-        "origin_display",
-        "active",
-        "created_at",
-        "last_used_at",
-    )
-    readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
+    fields = ("label", "secret", *_STORED_TOKEN_SHOWN)
+    readonly_fields = _STORED_TOKEN_READONLY
     verbose_name = "API token"
     ordering = TOKENS_NEWEST_ACTIVE_FIRST
 
@@ -181,20 +183,12 @@ class ApiTokenAdmin(
     search_fields = ("label", "organization__name", "organization__invoca_id")
     ordering = TOKENS_NEWEST_ACTIVE_FIRST
     form = ApiTokenForm
-    readonly_fields = ("secret_display", "origin_display", "created_at", "last_used_at")
+    readonly_fields = _STORED_TOKEN_READONLY
 
     def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
         if obj is None:
             return ("organization", "label", "secret")
-        return (
-            "organization",
-            "label",
-            "secret_display",
-            "origin_display",
-            "active",
-            "created_at",
-            "last_used_at",
-        )
+        return ("organization", "label", *_STORED_TOKEN_SHOWN)
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: ApiToken | None = None

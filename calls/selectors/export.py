@@ -34,7 +34,7 @@ from calls.models import (
     CallSnapshot,
     call_last_seen,
 )
-from calls.selectors.filters import ExportFilters
+from calls.selectors.filters import STATUS_ENDED, STATUS_LIVE, ExportFilters
 from calls.selectors.search import search_q
 
 # Rows fetched per database round trip while streaming: memory stays flat at any size.
@@ -50,9 +50,9 @@ def calls_search(calls: QuerySet[Call], *, query: str) -> QuerySet[Call]:
 def calls_filter(calls: QuerySet[Call], *, filters: ExportFilters) -> QuerySet[Call]:
     if filters.organization_id is not None:
         calls = calls.filter(organization_id=filters.organization_id)
-    if filters.status == "live":
+    if filters.status == STATUS_LIVE:
         calls = calls.filter(ended_at__isnull=True)
-    elif filters.status == "ended":
+    elif filters.status == STATUS_ENDED:
         calls = calls.filter(ended_at__isnull=False)
     # A call belongs to a window when it was live at some moment inside it.
     if filters.since is not None:

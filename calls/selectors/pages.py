@@ -26,7 +26,7 @@ from calls.presentation import (
     snapshot_timeline,
 )
 from calls.selectors.filters import STATUS_ENDED, ListFilters
-from calls.selectors.health import cache_health
+from calls.selectors.health import cache_reachable
 from calls.selectors.live import (
     call_detail_get,
     call_page,
@@ -110,8 +110,9 @@ def live_page(
         rows=rows,
         total=page.total,
         problems=problems,
-        # Checked only when something is stale, so a healthy page pays nothing for it.
-        services_down=bool(problems) and not cache_health().ok,
+        # Checked only when something is stale, so a healthy page pays nothing for it; a read
+        # only, as every page read is (cache_health writes a probe).
+        services_down=bool(problems) and not cache_reachable().ok,
         user_time_zone=viewer_time_zone(viewer=viewer),
     )
 

@@ -142,14 +142,6 @@ def _utf8_encodable(text: str) -> bool:
     return True
 
 
-def calls_apply(
-    *, organization: Organization, result: CurrentCallsResult, now: datetime
-) -> IngestCounts:
-    """Write one answer's calls. Must run inside a transaction (poll_result_ingest's), which
-    then sets the organization's poll_state.sighted_at to `now`."""
-    return _calls_write(organization=organization, result=result, now=now)
-
-
 class _Stored(NamedTuple):  # thousands per poll: a tuple is the cheapest record to build
     pk: int
     raw_hash: str
@@ -203,9 +195,11 @@ def _sighted_before(organization: Organization) -> datetime | None:
     )
 
 
-def _calls_write(
+def calls_apply(
     *, organization: Organization, result: CurrentCallsResult, now: datetime
 ) -> IngestCounts:
+    """Write one answer's calls. Must run inside a transaction (poll_result_ingest's), which
+    then sets the organization's poll_state.sighted_at to `now`."""
     incoming = {call.transaction_id: call for call in result.calls}
     live, ended_known = _stored_calls(organization, incoming)
     to_write: list[CurrentCall] = []

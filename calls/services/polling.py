@@ -179,123 +179,107 @@ def poll_result_ingest(
     as superseded, so an answer that arrives late (its poll outlived its lock) ends no call
     that a newer answer saw. A poll whose lease ran out does not apply its answer either,
     although that fence alone would make its late commit harmless."""
+    outcome = _outcome(result)
+    error = _result_error(result)
+    before = organization.poll_state
     try:
-        return _answer_apply(
-            organization=organization,
-            result=result,
-            started_at=started_at,
-            finished_at=finished_at,
-            kind=kind,
-            token=token,
-            lease=lease,
-        )
+        with transaction.atomic():
+            counts = calls_apply(organization=organization, result=result, now=finished_at)
+            run = _poll_run_create(
+                organization=organization,
+                kind=kind,
+                started_at=started_at,
+                finished_at=finished_at,
+                outcome=outcome,
+                http_status=result.http_status,
+                calls_seen=counts.seen,
+                calls_new=counts.new,
+                calls_changed=counts.changed,
+                calls_ended=counts.ended,
+                calls_rejected=len(result.rejected),
+                error=error,
+            )
+            state = _answer_state(
+                organization=organization,
+                kind=kind,
+                outcome=outcome,
+                error=error,
+                started_at=started_at,
+                finished_at=finished_at,
+            )
+            if counts.anything_changed or state.get("status", before.status) != before.status:
+                state["feed_version"] = F("feed_version") + 1
+            if lease is not None and lease.expired:
+                raise PollOutlivedLock(
+                    f"the poll took longer than its lock's {poll_lock_seconds()} s"
+                )
+            not_newer = Q(answer_started_at__isnull=True) | Q(answer_started_at__lt=started_at)
+            if not OrganizationPollState.objects.filter(not_newer, pk=organization.pk).update(
+                **state
+            ):
+                raise _AnswerSuperseded
+            if token is not None and _token_use_worth_recording(token, finished_at):
+                ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
     except _AnswerSuperseded:
-        return _superseded_record(
+        # Not applied: it changed nothing, the organization's state included (a newer answer
+        # set it).
+        run = _poll_run_create(
             organization=organization,
-            result=result,
+            kind=kind,
             started_at=started_at,
             finished_at=finished_at,
-            kind=kind,
+            outcome=PollOutcome.SUPERSEDED,
+            http_status=result.http_status,
+            calls_seen=len(result.calls),
+            error="not applied: a newer answer was applied first",
         )
+        counts = IngestCounts(seen=len(result.calls))
+    _log_run(run)
+    return PollAttempt(run=run, counts=counts)
 
 
 class _AnswerSuperseded(Exception):
     """Rolls back an answer older than the one the organization's calls already show."""
 
 
-def _answer_apply(
-    *,
-    organization: Organization,
-    result: CurrentCallsResult,
-    started_at: datetime,
-    finished_at: datetime,
-    kind: str,
-    token: ApiToken | None,
-    lease: PollLease | None,
-) -> PollAttempt:
-    outcome = _outcome(result)
-    error = _result_error(result)
-    before = organization.poll_state
-    with transaction.atomic():
-        counts = calls_apply(organization=organization, result=result, now=finished_at)
-        run = _poll_run_create(
-            organization=organization,
-            kind=kind,
-            started_at=started_at,
-            finished_at=finished_at,
-            outcome=outcome,
-            http_status=result.http_status,
-            calls_seen=counts.seen,
-            calls_new=counts.new,
-            calls_changed=counts.changed,
-            calls_ended=counts.ended,
-            calls_rejected=len(result.rejected),
-            error=error,
-        )
-        # The last sighting of every call this answer held (calls.services.ingest), and the
-        # start of its request, which any later answer must beat.
-        state: dict[str, object] = {"sighted_at": finished_at, "answer_started_at": started_at}
-        if kind != PollKind.LOOKUP:
-            state |= {
-                "last_attempt_at": finished_at,
-                "consecutive_failures": 0,
-                "status": (
-                    OrganizationStatus.OK
-                    if outcome == PollOutcome.CLEAN
-                    else OrganizationStatus.DEGRADED
-                ),
-            }
-            if outcome == PollOutcome.CLEAN:
-                state["last_success_at"] = finished_at
-            if error:
-                state.update(last_error=error, last_error_at=finished_at)
-            if kind == PollKind.MANUAL and (
-                before.status == OrganizationStatus.AUTH_FAILED or before.consecutive_failures
-            ):
-                # Invoca answers again (or the token works again): leave back-off and resume
-                # the regular schedule rather than wait out a delay chosen for a failure.
-                state["next_poll_at"] = finished_at + timedelta(
-                    seconds=organization.poll_interval_seconds
-                )
-        if counts.anything_changed or state.get("status", before.status) != before.status:
-            state["feed_version"] = F("feed_version") + 1
-        if lease is not None and lease.expired:
-            raise PollOutlivedLock(f"the poll took longer than its lock's {poll_lock_seconds()} s")
-        not_newer = Q(answer_started_at__isnull=True) | Q(answer_started_at__lt=started_at)
-        if not OrganizationPollState.objects.filter(not_newer, pk=organization.pk).update(**state):
-            raise _AnswerSuperseded
-        if token is not None and _token_use_worth_recording(token, finished_at):
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=finished_at)
-    _log_run(run)
-    return PollAttempt(run=run, counts=counts)
-
-
 class PollOutlivedLock(InvocaError):
     """Its answer came too late to apply: another poll may have held the lock meanwhile."""
 
 
-def _superseded_record(
+def _answer_state(
     *,
     organization: Organization,
-    result: CurrentCallsResult,
+    kind: str,
+    outcome: str,
+    error: str,
     started_at: datetime,
     finished_at: datetime,
-    kind: str,
-) -> PollAttempt:
-    """The run of an answer that was not applied: it changed nothing, the organization's
-    state included (a newer answer set it)."""
-    run = _poll_run_create(
-        organization=organization,
-        kind=kind,
-        started_at=started_at,
-        finished_at=finished_at,
-        outcome=PollOutcome.SUPERSEDED,
-        http_status=result.http_status,
-        calls_seen=len(result.calls),
-        error="not applied: a newer answer was applied first",
-    )
-    _log_run(run)
-    return PollAttempt(run=run, counts=IngestCounts(seen=len(result.calls)))
+) -> dict[str, object]:
+    """The organization's poll state after an applied answer (feed_version aside)."""
+    before = organization.poll_state
+    # The last sighting of every call this answer held (calls.services.ingest), and the
+    # start of its request, which any later answer must beat.
+    state: dict[str, object] = {"sighted_at": finished_at, "answer_started_at": started_at}
+    if kind == PollKind.LOOKUP:
+        return state
+    state |= {
+        "last_attempt_at": finished_at,
+        "consecutive_failures": 0,
+        "status": (
+            OrganizationStatus.OK if outcome == PollOutcome.CLEAN else OrganizationStatus.DEGRADED
+        ),
+    }
+    if outcome == PollOutcome.CLEAN:
+        state["last_success_at"] = finished_at
+    if error:
+        state.update(last_error=error, last_error_at=finished_at)
+    if kind == PollKind.MANUAL and (
+        before.status == OrganizationStatus.AUTH_FAILED or before.consecutive_failures
+    ):
+        # Invoca answers again (or the token works again): leave back-off and resume
+        # the regular schedule rather than wait out a delay chosen for a failure.
+        state["next_poll_at"] = finished_at + timedelta(seconds=organization.poll_interval_seconds)
+    return state
 
 
 # "Last used" tells an admin whether a token is in use, which a minute's precision answers:

@@ -13,11 +13,25 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_database_url() -> str:
+    """The URL of the database the tests use, for processes that must share it."""
+    config = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{config['NAME']}"
+    user = quote(config.get("USER") or "")
+    password = f":{quote(config['PASSWORD'])}" if config.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{config.get('HOST') or '127.0.0.1'}:"
+        f"{config.get('PORT') or 5432}/{config['NAME']}"
+    )
 
 
 def shared_database_environment(**extra: str) -> dict[str, str]:
@@ -28,10 +42,7 @@ def shared_database_environment(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     db = connection.settings_dict
     if connection.vendor == "postgresql":
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        env["DATABASE_URL"] = (
-            f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        )
+        env["DATABASE_URL"] = shared_database_url()
     else:
         # tests.plugin names the SQLite test database after the file the settings open, so a
         # subprocess with the same data directory opens the same file with the same options.

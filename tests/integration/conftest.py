@@ -10,30 +10,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis as redis_lib
-from django.db import connection
 
 from calls.sandbox.server import SandboxFeed
+from tests.faults.processes import ROOT, shared_database_url
 from tests.integration.support import Stack
 
-ROOT = Path(__file__).resolve().parents[2]
 INTEGRATION_REDIS_DB = 3
-
-
-def shared_database_url() -> str:
-    """The URL of the database the tests use, for processes that must share it."""
-    config = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
-    user = quote(config.get("USER") or "")
-    password = f":{quote(config['PASSWORD'])}" if config.get("PASSWORD") else ""
-    return (
-        f"postgres://{user}{password}@{config.get('HOST') or '127.0.0.1'}:"
-        f"{config.get('PORT') or 5432}/{config['NAME']}"
-    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
