@@ -224,6 +224,44 @@ def share_row(
     ]
 
 
+def repeated(function: Callable[[], Any], times: int) -> Callable[[], None]:
+    """`function` run `times` times in a row: one sample of a quick operation."""
+
+    def run() -> None:
+        for _ in range(times):
+            function()
+
+    return run
+
+
+def ratio_row(
+    figure: str, subject: float, yardstick: float, *, goal: float, at_most: bool, tiny: bool
+) -> list[str]:
+    """A row for a "subject ÷ yardstick" figure (at_most) or "yardstick ÷ subject"."""
+    ratio = subject / yardstick if at_most else yardstick / subject
+    holds = ratio <= goal if at_most else ratio >= goal
+    return [
+        figure,
+        f"{ratio:.2f}x" if at_most else f"{ratio:.0f}x",
+        f"{'≤' if at_most else '≥'} {goal:g}x",
+        verdict(holds, tiny=tiny),
+        milliseconds(subject),
+        milliseconds(yardstick),
+    ]
+
+
+def statements_row(figure: str, counts: Sequence[int], *, tiny: bool) -> list[str]:
+    """A row for "the same statements at a smaller and a larger size" (a goal of constant)."""
+    return [
+        figure,
+        " → ".join(map(str, counts)),
+        "constant",
+        verdict(len(set(counts)) == 1, tiny=tiny),
+        "",
+        "",
+    ]
+
+
 def table_print(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(cell) for cell in row] for row in [header, *rows]]
     widths = [max(len(row[column]) for row in cells) for column in range(len(header))]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +25,8 @@ from harness import (
     django_environment,
     interleaved_medians,
     live_version,
-    milliseconds,
+    ratio_row,
+    repeated,
     table_print,
     verdict,
 )
@@ -85,29 +85,6 @@ class LiveOrganization:
             ended_fraction=0.05,
             seed=self.polls,
         )
-
-
-def _repeated(function: Callable[[], Any], times: int) -> Callable[[], None]:
-    def run() -> None:
-        for _ in range(times):
-            function()
-
-    return run
-
-
-def _ratio_row(
-    figure: str, subject: float, yardstick: float, *, goal: float, at_most: bool, tiny: bool
-) -> list[str]:
-    ratio = subject / yardstick if at_most else yardstick / subject
-    holds = ratio <= goal if at_most else ratio >= goal
-    return [
-        figure,
-        f"{ratio:.2f}x" if at_most else f"{ratio:.0f}x",
-        f"{'≤' if at_most else '≥'} {goal:g}x",
-        verdict(holds, tiny=tiny),
-        milliseconds(subject),
-        milliseconds(yardstick),
-    ]
 
 
 def main() -> None:
@@ -174,10 +151,10 @@ def main() -> None:
             name: total / batches[name]
             for name, total in interleaved_medians(
                 {
-                    "cached": _repeated(render, batches["cached"]),
-                    "empty cache": _repeated(cold_render, batches["empty cache"]),
-                    "admin": _repeated(admin_changelist, batches["admin"]),
-                    "refresh": _repeated(
+                    "cached": repeated(render, batches["cached"]),
+                    "empty cache": repeated(cold_render, batches["empty cache"]),
+                    "admin": repeated(admin_changelist, batches["admin"]),
+                    "refresh": repeated(
                         lambda: client.get("/", headers=poll_headers), batches["refresh"]
                     ),
                 },
@@ -209,7 +186,7 @@ def main() -> None:
         ["figure", "ratio", "goal", "holds", "time", "yardstick"],
         [
             *(
-                _ratio_row(figure, subject, yardstick, goal=goal, at_most=at_most, tiny=tiny)
+                ratio_row(figure, subject, yardstick, goal=goal, at_most=at_most, tiny=tiny)
                 for figure, subject, yardstick, goal, at_most in (
                     (
                         "render, nothing changed (rows cached) ÷ admin changelist",

@@ -10,6 +10,14 @@ poll up to 50 ms early serves the coming slot). Also reported: missed slots, ove
 of one org, starved orgs, and CPU time per poll of the workers, beat, the sandbox feed and the
 servers, from which the capacity per worker process and the cores the whole stack needs follow.
 
+The floor is the same poll of the same number of calls with no Celery (`organization_poll`:
+lock, fetch over loopback, decode, ingest, commit), made by a process of its own during the
+window against feeds in processes of their own: that process's CPU time per poll, the median
+of 200 spread over the window. Twice: with nothing changed (the goal's yardstick), and with
+each answer moved on by one interval of calls starting and ending, as the workers' polls are
+(the sandbox's calls last 20-240 s, so nearly every 5 s poll of 50 calls sees one start or
+end): the workers' cost over the latter is what Celery and the scheduling add.
+
     .venv/bin/python bench/many_orgs.py [--postgres] [--orgs 500] [--calls 50] [--seconds 60]
         [--threads 8] [--processes 2] [--warm-up 120]
 """
@@ -19,19 +27,38 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import os
 import resource
+import statistics
+import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness import bench_arguments, django_environment, percentile, table_print, verdict
-from stack import celery_beat, celery_worker, processes, sandbox_organizations
+from stack import (
+    BENCH_SETTINGS,
+    VENV_BIN,
+    celery_beat,
+    celery_worker,
+    processes,
+    sandbox_organizations,
+    stepped_feed,
+)
+
+from tests.servers import free_port, wait_for_port
 
 LAG_P99_GOAL = 1.0
+FLOOR_RATIO_GOAL = 2.0
+BEAT_MS_PER_POLL_GOAL = 1.0
+STACK_CORES_GOAL = 1.0  # at 500 organizations
+FLOOR_POLLS = 200  # of each kind, spread over the window
+FLOOR_SET_UP_SECONDS = 10.0  # the floor's feeds and process start, its organizations' first polls
+BENCH_PYTHONPATH = {"PYTHONPATH": BENCH_SETTINGS["PYTHONPATH"]}
 WORKER_PROCESSES = 2
 # Head-room kept when turning CPU time per poll into organizations per process.
 TARGET_UTILISATION = 0.7
@@ -111,9 +138,17 @@ class CpuUse:
         return self.workers + self.beat + self.feed + self.servers
 
     @classmethod
-    def now(cls, *, worker_groups: set[int], beat_group: int, server_roots: set[int]) -> CpuUse:
+    def now(
+        cls,
+        *,
+        worker_groups: set[int],
+        beat_group: int,
+        server_roots: set[int],
+        floor_groups: set[int],
+    ) -> CpuUse:
         """`server_roots`: the roots of the server processes besides this process's children (the
-        PostgreSQL server detaches from its starter)."""
+        PostgreSQL server detaches from its starter); `floor_groups`: the floor's processes,
+        counted nowhere."""
         table = _processes_cpu()
         children: dict[int, list[int]] = {}
         for pid, parent, _, _ in table:
@@ -130,7 +165,7 @@ class CpuUse:
                 workers += cpu
             elif group == beat_group:
                 beat += cpu
-            elif pid in descendants:
+            elif pid in descendants and group not in floor_groups:
                 servers += cpu
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return cls(
@@ -168,9 +203,19 @@ def _analyse(
 
     opened, closed = window
     runs = list(
-        PollRun.objects.filter(started_at__gte=opened, started_at__lt=closed)
+        PollRun.objects.filter(
+            started_at__gte=opened, started_at__lt=closed, organization_id__in=first_slots
+        )
         .order_by("organization_id", "started_at")
-        .values_list("organization_id", "started_at", "finished_at", "outcome")
+        .values_list(
+            "organization_id",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "calls_new",
+            "calls_changed",
+            "calls_ended",
+        )
     )
     step = timedelta(seconds=interval)
     # A poll that starts a hair before its slot (timer resolution) serves that slot, early.
@@ -181,7 +226,7 @@ def _analyse(
     overlaps = 0
     polls_by_org: dict[int, int] = dict.fromkeys(first_slots, 0)
     previous_end: dict[int, datetime] = {}
-    for organization_id, started_at, finished_at, _outcome in runs:
+    for organization_id, started_at, finished_at, *_ in runs:
         first = first_slots[organization_id]
         served = first + step * max(0, (started_at + early - first) // step)
         lags.append((started_at - served).total_seconds())
@@ -202,6 +247,7 @@ def _analyse(
         "overlaps": overlaps,
         "starved": sum(1 for count in polls_by_org.values() if count < due / 2),
         "failed": sum(1 for run in runs if run[3] not in ("clean",)),
+        "changed": sum(1 for run in runs if any(run[4:])),
     }
 
 
@@ -224,6 +270,100 @@ def _warm_up(*, first_slots: dict[int, datetime], interval: float, limit: float)
         if on_time and recent["polls"] >= 0.95 * recent["due"]:
             return time.monotonic() - began
     return None
+
+
+# The floor's two organizations: their feed's clock moves this many intervals per request.
+FLOOR_KINDS = {"unchanged": 0.0, "changed": 1.0}
+_FLOOR_INVOCA_IDS = {"unchanged": "4901", "changed": "4902"}
+
+
+@dataclass
+class Floor:
+    """CPU seconds per poll (median) of the floor's process, and the share of its polls
+    that changed something."""
+
+    cpu_per_poll: float
+    changed: float
+
+
+def _floor_commands(
+    *, arguments: argparse.Namespace, result: Path, starts_at: float
+) -> list[tuple[str, list[str]]]:
+    """A stepped feed per floor kind and the process that polls them (`floor_polls`)."""
+    commands, ports = [], []
+    for kind, intervals in FLOOR_KINDS.items():
+        ports.append(str(free_port()))
+        commands.append(
+            stepped_feed(
+                f"floor-feed-{kind}",
+                port=int(ports[-1]),
+                invoca_id=_FLOOR_INVOCA_IDS[kind],
+                token=f"bench-floor-{kind}",
+                calls=arguments.calls,
+                step=intervals * arguments.interval,
+            )
+        )
+    polls = 5 if arguments.tiny else FLOOR_POLLS
+    code = "import sys, many_orgs; many_orgs.floor_polls(*sys.argv[1:])"
+    settings = [str(result), f"{starts_at:.3f}", str(arguments.seconds), str(polls)]
+    settings += [str(arguments.interval), *ports]
+    commands.append(("floor", [str(VENV_BIN / "python"), "-c", code, *settings]))
+    return commands
+
+
+def floor_polls(
+    result: str, starts_at: str, seconds: str, polls: str, interval: str, *ports: str
+) -> None:
+    """The floor's process: the same poll through `organization_poll`, no Celery, of each
+    floor organization in turn, `polls` times spread over the window from `starts_at` (the
+    epoch), after a first poll (every call new). Writes each kind's Floor to `result`."""
+    import django
+
+    django.setup()
+    from calls.models import Organization
+    from calls.sandbox.server import DEFAULT_API_VERSION
+    from calls.services import organization_create, organization_poll
+
+    organizations = {}
+    for kind, port in zip(FLOOR_KINDS, ports, strict=True):
+        wait_for_port(int(port))
+        organizations[kind] = organization_create(
+            name=f"Bench floor {kind}",
+            organization_type="Network",
+            invoca_id=_FLOOR_INVOCA_IDS[kind],
+            token=f"bench-floor-{kind}",
+            api_base_url=f"http://127.0.0.1:{port}/api/{DEFAULT_API_VERSION}",
+            poll_interval_seconds=float(interval),
+        )
+        # Polled here only: beat leaves a disabled organization alone.
+        Organization.objects.filter(pk=organizations[kind].pk).update(enabled=False)
+        organization_poll(organization=organizations[kind])
+    samples: dict[str, list[float]] = {kind: [] for kind in FLOOR_KINDS}
+    changed: dict[str, int] = dict.fromkeys(FLOOR_KINDS, 0)
+    time.sleep(max(0.0, float(starts_at) - time.time()))
+    gap, next_at = float(seconds) / int(polls), time.monotonic()
+    for _ in range(int(polls)):
+        for kind, organization in organizations.items():
+            before = time.process_time()
+            attempt = organization_poll(organization=organization)
+            samples[kind].append(time.process_time() - before)
+            if not attempt.clean:
+                raise RuntimeError(f"a floor poll failed: {attempt.run.error}")
+            changed[kind] += attempt.counts.anything_changed
+        next_at += gap
+        time.sleep(max(0.0, next_at - time.monotonic()))
+    floors = {
+        kind: asdict(Floor(statistics.median(samples[kind]), changed[kind] / int(polls)))
+        for kind in FLOOR_KINDS
+    }
+    Path(result).write_text(json.dumps(floors))
+
+
+def _floors_read(result: Path, floor_process: subprocess.Popen[bytes]) -> dict[str, Floor]:
+    floor_process.wait(timeout=120)
+    if floor_process.returncode:
+        raise RuntimeError(f"the floor's process failed (its log: {result.parent}/floor.log)")
+    return {kind: Floor(**values) for kind, values in json.loads(result.read_text()).items()}
 
 
 def main() -> None:
@@ -259,20 +399,34 @@ def main() -> None:
             warm_up = _warm_up(
                 first_slots=first_slots, interval=arguments.interval, limit=arguments.warm_up
             )
-            # Each worker leads its own session and process group.
-            cpu_reading = functools.partial(
-                CpuUse.now,
-                worker_groups={running[name].pid for name, _ in workers},
-                beat_group=running["beat"].pid,
-                server_roots=_postgres_server(environment.database_url),
+            # The floor is measured in the window, so that the machine's other load hits it
+            # and the workers alike; its few polls a second add little to that load.
+            result = Path(environment.data_dir) / "floor.json"
+            # A floor process not ready by then starts its polls late; it is waited for.
+            starts_at = time.time() + (3.0 if arguments.tiny else FLOOR_SET_UP_SECONDS)
+            floor_commands = _floor_commands(
+                arguments=arguments, result=result, starts_at=starts_at
             )
-            cpu_before = cpu_reading()
-            requests_before = feed.request_count()
-            opened = timezone.now()
-            time.sleep(arguments.seconds)
-            closed = timezone.now()
-            cpu = cpu_reading() - cpu_before
-            requests_made = feed.request_count() - requests_before
+            with processes(
+                floor_commands, environment=environment, extra_environment=BENCH_PYTHONPATH
+            ) as floor_running:
+                time.sleep(max(0.0, starts_at - time.time()))
+                # Each process the bench starts leads its own session and process group.
+                cpu_reading = functools.partial(
+                    CpuUse.now,
+                    worker_groups={running[name].pid for name, _ in workers},
+                    beat_group=running["beat"].pid,
+                    server_roots=_postgres_server(environment.database_url),
+                    floor_groups={process.pid for process in floor_running.values()},
+                )
+                cpu_before = cpu_reading()
+                requests_before = feed.request_count()
+                opened = timezone.now()
+                time.sleep(arguments.seconds)
+                closed = timezone.now()
+                cpu = cpu_reading() - cpu_before
+                requests_made = feed.request_count() - requests_before
+                floors = _floors_read(result, floor_running["floor"])
         report = _analyse(
             first_slots=first_slots, interval=arguments.interval, window=(opened, closed)
         )
@@ -281,6 +435,8 @@ def main() -> None:
         environment.database,
         report,
         cpu=cpu,
+        floor=floors["unchanged"],
+        floor_changed=floors["changed"],
         requests_made=requests_made,
         warm_up=warm_up,
     )
@@ -292,6 +448,8 @@ def _print(
     report: dict[str, Any],
     *,
     cpu: CpuUse,
+    floor: Floor,
+    floor_changed: Floor,
     requests_made: int,
     warm_up: float | None,
 ) -> None:
@@ -301,6 +459,11 @@ def _print(
     polls = report["polls"] or float("nan")
     cpu_per_poll = cpu.workers / polls
     per_process = TARGET_UTILISATION * arguments.interval / cpu_per_poll
+    stack_cores = cpu.stack / polls * report["due"] / arguments.seconds
+    # The cores goal is for 500 organizations; more need more, which the table still shows.
+    cores_verdict = (
+        verdict(stack_cores <= STACK_CORES_GOAL, tiny=tiny) if arguments.orgs <= 500 else ""
+    )
     window = arguments.seconds
     table_print(
         f"{arguments.orgs} orgs x {arguments.calls} live calls every {arguments.interval:g} s, "
@@ -348,11 +511,36 @@ def _print(
                 "",
             ],
             ["requests at the sandbox feed", requests_made, f"≈ {report['due']:.0f}", ""],
-            ["worker CPU per poll", f"{cpu_per_poll * 1000:.1f} ms", "", ""],
             [
-                "CPU per poll: beat / feed / redis + database",
-                f"{cpu.beat / polls * 1000:.1f} / {cpu.feed / polls * 1000:.1f} / "
-                f"{cpu.servers / polls * 1000:.1f} ms",
+                "polls that changed something (calls new, changed or ended)",
+                f"{report['changed'] / polls:.0%}",
+                "",
+                "",
+            ],
+            [
+                "worker CPU per poll ÷ floor (the same poll, nothing changed, no Celery)",
+                f"{cpu_per_poll / floor.cpu_per_poll:.2f}x "
+                f"({cpu_per_poll * 1000:.1f} ms ÷ {floor.cpu_per_poll * 1000:.1f} ms)",
+                f"≤ {FLOOR_RATIO_GOAL:g}x",
+                verdict(cpu_per_poll <= FLOOR_RATIO_GOAL * floor.cpu_per_poll, tiny=tiny),
+            ],
+            [
+                "worker CPU per poll ÷ the same poll with one interval's changes, no Celery",
+                f"{cpu_per_poll / floor_changed.cpu_per_poll:.2f}x "
+                f"({floor_changed.cpu_per_poll * 1000:.1f} ms, "
+                f"{floor_changed.changed:.0%} of its polls changed something)",
+                "",
+                "",
+            ],
+            [
+                "beat CPU per poll",
+                f"{cpu.beat / polls * 1000:.2f} ms",
+                f"< {BEAT_MS_PER_POLL_GOAL:g} ms",
+                verdict(cpu.beat / polls * 1000 < BEAT_MS_PER_POLL_GOAL, tiny=tiny),
+            ],
+            [
+                "CPU per poll: feed / redis + database",
+                f"{cpu.feed / polls * 1000:.1f} / {cpu.servers / polls * 1000:.1f} ms",
                 "",
                 "",
             ],
@@ -364,9 +552,9 @@ def _print(
             ],
             [
                 "cores the stack needs for every slot",
-                f"{cpu.stack / polls * report['due'] / window:.2f}",
-                "",
-                "",
+                f"{stack_cores:.2f}",
+                f"≤ {STACK_CORES_GOAL:g} at 500 orgs",
+                cores_verdict,
             ],
             [
                 f"orgs per worker process at {TARGET_UTILISATION:.0%} CPU",

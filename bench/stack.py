@@ -18,10 +18,11 @@ import requests
 from harness import ROOT, BenchEnvironment, live_version
 
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV") or ROOT / ".venv") / "bin"
+BENCH_DIR = Path(__file__).resolve().parent
 # For the web process: the bench's settings, which add the bare "hello" view (bench_urls.py).
 BENCH_SETTINGS = {
     "DJANGO_SETTINGS_MODULE": "bench_settings",
-    "PYTHONPATH": f"{Path(__file__).resolve().parent}:{ROOT}",
+    "PYTHONPATH": f"{BENCH_DIR}:{ROOT}",
 }
 
 
@@ -85,6 +86,37 @@ def processes(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def stepped_feed(
+    name: str, *, port: int, invoca_id: str, token: str, calls: int, step: float
+) -> tuple[str, list[str]]:
+    """A sandbox feed in a process of its own (so that its CPU is not the caller's) serving one
+    organization of `calls` live calls, whose clock moves `step` seconds at each request: each
+    answer differs from the one before as much as one poll interval of `step` changes it, or
+    (0) not at all."""
+    code = "import sys, stack; stack.stepped_feed_serve(*sys.argv[1:])"
+    arguments = [str(port), invoca_id, token, str(calls), str(step)]
+    return (name, [str(VENV_BIN / "python"), "-c", code, *arguments])
+
+
+def stepped_feed_serve(port: str, invoca_id: str, token: str, calls: str, step: str) -> None:
+    """The process `stepped_feed` runs; serves until it is stopped."""
+    from calls.sandbox.clock import ManualClock
+    from calls.sandbox.server import SandboxFeed
+
+    seconds = float(step)
+
+    class SteppedFeed(SandboxFeed):
+        def record_request(self, invoca_id: str | None) -> None:
+            super().record_request(invoca_id)
+            if seconds:
+                self.advance(seconds)
+
+    feed = SteppedFeed(port=int(port), clock=ManualClock(), target_live=int(calls))
+    feed.add_organization(invoca_id, token)
+    feed.start()
+    threading.Event().wait()
 
 
 def celery_worker(

@@ -280,6 +280,9 @@ class Call(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "ended_at", "bridge_start_time"]),
+            # The Activity page counts calls by when they were first seen; with ended_at in it,
+            # the index alone answers which of them were live at a moment.
+            models.Index(fields=["organization", "first_seen_at", "ended_at"]),
             models.Index(fields=["calling_phone_number"]),
             # Admin and lookups search by transaction id across organizations.
             models.Index(fields=["transaction_id"]),
@@ -407,6 +410,51 @@ class PollRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id} {self.outcome} @{self.started_at:%H:%M:%S}"
+
+
+class PollTally(models.Model):
+    """How many polls of an organization ended alike, since the start: the counters and
+    histograms of /metrics. Poll runs are purged, a counter never goes down, so each poll adds
+    itself here (calls.services.tallies) in the transaction that records its run. Never
+    purged: its rows are bounded by organizations, outcomes, statuses and buckets.
+
+    The key holds no NULL (NULLs never conflict in a unique key): `http_status` 0 is a poll
+    that got no answer, `lag_bucket` -1 a poll that was not a scheduled slot. The bucket
+    indexes point into the bounds of calls.metrics."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="poll_tallies"
+    )
+    outcome = models.CharField(max_length=14, choices=PollOutcome.choices)
+    http_status = models.PositiveSmallIntegerField()
+    duration_bucket = models.SmallIntegerField()
+    lag_bucket = models.SmallIntegerField()
+    count = models.BigIntegerField(default=0)
+    duration_sum = models.FloatField("duration sum (seconds)", default=0.0)
+    lag_sum = models.FloatField("lag sum (seconds)", default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "outcome", "http_status", "duration_bucket", "lag_bucket"],
+                name="one_poll_tally_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.outcome} {self.count} polls"
+
+
+class ExportTally(models.Model):
+    """How many CSV exports each door (web, admin, command) started, and the rows they wrote:
+    the export counters of /metrics, kept apart from the audit events, which are purged."""
+
+    door = models.CharField(max_length=20, unique=True)
+    count = models.BigIntegerField(default=0)
+    rows = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.door} {self.count} exports"
 
 
 class UserPreference(models.Model):

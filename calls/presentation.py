@@ -211,6 +211,12 @@ def field_hidden(*, name: str, restricted: bool) -> bool:
     return restricted and not _field_words(name).isdisjoint(LOCATION_WORDS)
 
 
+def field_values_hidden(*, name: str, restricted: bool) -> bool:
+    """A field whose values a restricted viewer never sees in full (a place, or a number the
+    pages mask): never a group label for them either."""
+    return restricted and not _field_words(name).isdisjoint(LOCATION_WORDS | PHONE_WORDS)
+
+
 def field_shown(*, name: str, value: str, restricted: bool) -> str | None:
     """A payload field's value as the viewer may see it: None when the field is hidden,
     a phone number masked like the caller's."""

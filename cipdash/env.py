@@ -3,6 +3,7 @@ what the settings put in the data directory private to the user running cipdash.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -12,6 +13,8 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -88,6 +91,20 @@ def env_list(name: str, default: list[str], *, allow_empty: bool = True) -> list
     if not items and not allow_empty:
         raise ImproperlyConfigured(f"{name} is set but lists nothing; unset it or give values")
     return items
+
+
+def env_networks(name: str) -> list[IPNetwork]:
+    """A comma list of addresses and CIDR networks (`10.0.0.5, 192.168.0.0/16, ::1`); an
+    address stands for the network of that one address."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or CIDR networks; {item!r} is neither"
+            ) from None
+    return networks
 
 
 def owner_only(path: Path, mode: int) -> None:

@@ -21,6 +21,7 @@ from cipdash.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
     new_secret_key,
     persisted_secret,
@@ -356,6 +357,12 @@ PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3, maximum=23)
 # refused, its feed failing) is ended at its last sighting (calls.services.unconfirmed).
 CALL_UNCONFIRMED_END_SECONDS = env_float("CALL_UNCONFIRMED_END_SECONDS", 21600.0, minimum=1.0)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
+# /metrics (Prometheus) answers a request that carries `Authorization: Bearer METRICS_TOKEN`
+# or comes from an address in METRICS_ALLOWED_IPS (the client as cipdash/proxy.py decides);
+# with neither set the endpoint is off. Its text is reused for METRICS_CACHE_SECONDS.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 5.0, minimum=0.0)
 
 LOGGING = {
     "version": 1,

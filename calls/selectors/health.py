@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 
 import redis
 from django.conf import settings
@@ -23,6 +24,8 @@ from kombu import Connection
 from calls.heartbeat import HEARTBEAT_KEY
 from calls.models import Organization, OrganizationStatus
 from calls.selectors.viewer import feed_overdue
+
+T = TypeVar("T")
 
 _PROBE_KEY = "cipdash:health:probe"
 # Brokers that live inside the web/worker processes' own storage: nothing to reach.
@@ -216,8 +219,9 @@ def system_health(*, now: datetime | None = None, writes: bool = True) -> System
     )
 
 
-class HealthMemo:
-    """The read-only health, computed at most once per `max_age_seconds` in this process.
+class RecentMemo(Generic[T]):
+    """A value computed at most once per `max_age_seconds` in this process: the read-only
+    health here, the /metrics text (calls.selectors.metrics).
 
     /healthz answers anyone, so a flood of requests must not become a flood of checks: the
     first request of each second computes, the others wait on the lock and share its result.
@@ -226,7 +230,7 @@ class HealthMemo:
     def __init__(
         self,
         *,
-        compute: Callable[[], SystemHealth],
+        compute: Callable[[], T],
         clock: Callable[[], float] = time.monotonic,
         max_age_seconds: float = 1.0,
     ) -> None:
@@ -234,25 +238,25 @@ class HealthMemo:
         self.clock = clock
         self.max_age_seconds = max_age_seconds
         self._lock = threading.Lock()
-        self._health: SystemHealth | None = None
+        self._value: T | None = None
         self._computed_at = 0.0
 
-    def get(self) -> SystemHealth:
+    def get(self) -> T:
         with self._lock:
             now = self.clock()
-            if self._health is None or now - self._computed_at >= self.max_age_seconds:
-                self._health = self.compute()
+            if self._value is None or now - self._computed_at >= self.max_age_seconds:
+                self._value = self.compute()
                 self._computed_at = now
-            return self._health
+            return self._value
 
     def clear(self) -> None:
         with self._lock:
-            self._health = None
+            self._value = None
 
 
-RECENT_HEALTH = HealthMemo(compute=lambda: system_health(writes=False))
+RECENT_HEALTH = RecentMemo(compute=lambda: system_health(writes=False))
 
 
 def system_health_recent() -> SystemHealth:
-    """The read-only health as of at most a second ago (HealthMemo)."""
+    """The read-only health as of at most a second ago (RecentMemo)."""
     return RECENT_HEALTH.get()

@@ -25,6 +25,7 @@ from calls.presentation import (
     number_shown,
     snapshot_timeline,
 )
+from calls.selectors.activity import WallTrend, wall_trend
 from calls.selectors.filters import STATUS_ENDED, ListFilters
 from calls.selectors.health import cache_reachable
 from calls.selectors.live import (
@@ -63,6 +64,8 @@ class LivePage:
     # Stale feeds may be our side's fault: then the page says so rather than blame Invoca.
     services_down: bool = False
     user_time_zone: str = "UTC"
+    # The wallboard's trend (live calls over the last hour, this hour against last week).
+    trend: WallTrend | None = None
 
     @property
     def highlighted_count(self) -> int:
@@ -114,6 +117,9 @@ def live_page(
         # only, as every page read is (cache_health writes a probe).
         services_down=bool(problems) and not cache_reachable().ok,
         user_time_zone=viewer_time_zone(viewer=viewer),
+        trend=wall_trend(viewer=viewer, organization_id=filters.organization_id, now=now)
+        if wall
+        else None,
     )
 
 

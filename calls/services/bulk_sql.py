@@ -16,6 +16,7 @@ go as a multi-row INSERT on PostgreSQL too, since setting up a COPY costs more t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,13 +44,37 @@ def db_json(value: Any) -> str:
         return CompactJSONEncoder().encode(value)
 
 
-def _columns(model: type[Model], fields: Sequence[str]) -> list[str]:
+def quoted_columns(model: type[Model], fields: Sequence[str]) -> list[str]:
     concrete = {field.name: field.column for field in model._meta.concrete_fields if field.column}
     return [connection.ops.quote_name(concrete[name]) for name in fields]
 
 
-def _table(model: type[Model]) -> str:
+def quoted_table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def rows_select(
+    model: type[Model], fields: tuple[str, ...], condition: str, params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """The `fields` of `model`'s rows that meet `condition`, one tuple each, as the database
+    gives them (SQLite: a boolean as 0 or 1). In `condition`, `{name}` stands for a field's
+    quoted column and every value is a `%s` parameter. For the reads of every poll: built
+    through the ORM, a statement costs several times what it costs to run; this one is
+    written once per process."""
+    with connection.cursor() as cursor:
+        cursor.execute(_select_sql(model, fields, condition), params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
+@functools.cache
+def _select_sql(model: type[Model], fields: tuple[str, ...], condition: str) -> str:
+    names = [field.name for field in model._meta.concrete_fields]
+    columns = dict(zip(names, quoted_columns(model, names), strict=True))
+    return (
+        f"SELECT {', '.join(quoted_columns(model, fields))} FROM {quoted_table(model)} "  # noqa: S608
+        f"WHERE {condition.format(**columns)}"
+    )
 
 
 # From this many rows on, PostgreSQL takes them by COPY (bench/README.md, "Ingest").
@@ -73,7 +98,7 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     copy, rows = _copy_worth_it(rows)
     with connection.cursor() as cursor:
         if copy:
-            _copy(cursor, _table(model), _columns(model, fields), rows)
+            _copy(cursor, quoted_table(model), quoted_columns(model, fields), rows)
         elif batch := list(rows):
             _values_insert(cursor, model, fields, batch, tail="", returns_rows=False)
 
@@ -90,11 +115,11 @@ def rows_upsert(
     """INSERT `rows` (as rows_insert takes them); a row that collides with a stored one on
     `conflict` overwrites its `update` columns instead. Answers the `returning` columns of
     every row, in no order."""
-    columns = _columns(model, update)
+    columns = quoted_columns(model, update)
     tail = (
-        f" ON CONFLICT ({', '.join(_columns(model, conflict))}) DO UPDATE SET "
+        f" ON CONFLICT ({', '.join(quoted_columns(model, conflict))}) DO UPDATE SET "
         + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
-        + f" RETURNING {', '.join(_columns(model, returning))}"
+        + f" RETURNING {', '.join(quoted_columns(model, returning))}"
     )
     copy, rows = _copy_worth_it(rows)
     with connection.cursor() as cursor:
@@ -116,7 +141,7 @@ def _values_insert(
     returns_rows: bool,
 ) -> list[tuple[Any, ...]]:
     # Identifiers from the model's own metadata, quoted; every value is a parameter.
-    head = f"INSERT INTO {_table(model)} ({', '.join(_columns(model, fields))}) VALUES "  # noqa: S608
+    head = f"INSERT INTO {quoted_table(model)} ({', '.join(quoted_columns(model, fields))}) VALUES "  # noqa: S608
     row_sql = f"({', '.join(['%s'] * len(fields))})"
     # One statement for a poll's rows whenever the database takes that many parameters
     # (cipdash.sqlite_backend asks SQLite for its real limit).
@@ -141,7 +166,7 @@ def _staged_upsert(
     tail: str,
 ) -> list[tuple[Any, ...]]:
     """PostgreSQL: COPY into a temporary table with the same columns, then upsert from it."""
-    quoted = _columns(model, fields)
+    quoted = quoted_columns(model, fields)
     columns = ", ".join(quoted)
     # Named after the columns, so that a connection kept across a migration never reuses a
     # table of the old shape. Its rows go at the end of the transaction, whichever way it ends.
@@ -149,14 +174,14 @@ def _staged_upsert(
     stage = connection.ops.quote_name(f"stage_{model._meta.db_table}_{digest}")
     create = (
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS"  # noqa: S608
-        f" AS SELECT {columns} FROM {_table(model)} WITH NO DATA"
+        f" AS SELECT {columns} FROM {quoted_table(model)} WITH NO DATA"
     )
     cursor.execute(create)
     _copy(cursor, stage, quoted, rows)
     # Emptied as it is read, so that a second upsert in the same transaction starts afresh.
     cursor.execute(
         f"WITH staged AS (DELETE FROM {stage} RETURNING {columns})"  # noqa: S608 (identifiers)
-        f" INSERT INTO {_table(model)} ({columns}) SELECT {columns} FROM staged{tail}"
+        f" INSERT INTO {quoted_table(model)} ({columns}) SELECT {columns} FROM staged{tail}"
     )
     written: list[tuple[Any, ...]] = cursor.fetchall()
     return written

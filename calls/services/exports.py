@@ -3,7 +3,7 @@
 
 An export is recorded when it starts, so an aborted download is still on record, and completed
 with its row count when its last line has been produced (or marked incomplete when the reader
-stops early)."""
+stops early); it is counted in the export tallies of /metrics then, rows included."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from calls.selectors.export import calls_for_export, export_source
 from calls.selectors.filters import ExportFilters
 from calls.selectors.viewer import Viewer
 from calls.services.audit import Actor, audit_export_finish, audit_export_start
+from calls.services.tallies import export_tally_add
 
 
 class ExportOrganizationUnknown(LookupError):
@@ -71,6 +72,7 @@ def calls_export(
     def finished(rows: int, complete: bool) -> None:
         export.rows_written = rows
         audit_export_finish(event=event, rows=rows, complete=complete)
+        export_tally_add(door=door, rows=rows)
 
     export = CallsExport(
         filename=export_filename(now=now, organization_id=filters.organization_id),

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import Case, DateTimeField, F, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db import connection
 
 from calls.invoca import CurrentCall, CurrentCallsResult
 from calls.models import (
@@ -27,7 +26,15 @@ from calls.models import (
     Organization,
     OrganizationPollState,
 )
-from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
+from calls.services.bulk_sql import (
+    db_datetime,
+    db_json,
+    quoted_columns,
+    quoted_table,
+    rows_insert,
+    rows_select,
+    rows_upsert,
+)
 
 _UPSERT_FIELDS = [
     *CALL_INVOCA_COLUMNS,
@@ -156,18 +163,20 @@ class _Stored(NamedTuple):  # thousands per poll: a tuple is the cheapest record
         return self.sighting_current and not self.missed_polls and not self.ended
 
 
-_STORED_COLUMNS = ("transaction_id", "pk", "raw_hash", "content_hash", "missed_polls")
+_STORED_COLUMNS = ("transaction_id", "id", "raw_hash", "content_hash", "missed_polls")
 
 
 def _stored_calls(
     organization: Organization, incoming: dict[str, CurrentCall]
 ) -> tuple[dict[str, _Stored], dict[str, _Stored]]:
     """The organization's live calls, and the ended ones this answer brings back."""
-    calls = Call.objects.filter(organization=organization)
     live = {
-        row[0]: _Stored(*row[1:])
-        for row in calls.filter(ended_at__isnull=True).values_list(
-            *_STORED_COLUMNS, "sighting_current"
+        transaction_id: _Stored(pk, raw, digest, missed, bool(current))
+        for transaction_id, pk, raw, digest, missed, current in rows_select(
+            Call,
+            (*_STORED_COLUMNS, "sighting_current"),
+            "{organization} = %s AND {ended_at} IS NULL",
+            [organization.pk],
         )
     }
     unknown = [transaction_id for transaction_id in incoming if transaction_id not in live]
@@ -175,8 +184,8 @@ def _stored_calls(
     if unknown:
         ended = {
             transaction_id: _Stored(pk, raw, digest, missed, False, ended=True)
-            for transaction_id, pk, raw, digest, missed in calls.filter(
-                ended_at__isnull=False, transaction_id__in=unknown
+            for transaction_id, pk, raw, digest, missed in Call.objects.filter(
+                organization=organization, ended_at__isnull=False, transaction_id__in=unknown
             ).values_list(*_STORED_COLUMNS)
         }
     return live, ended
@@ -292,27 +301,50 @@ def _absent_record(
         absent = [stored for stored in absent if stored.sighting_current]
     if not absent:
         return 0
-    sighted_before = _sighted_before(organization)
-    # Never earlier than the time already written, should the organization's row be behind.
-    sighting = (
-        Greatest(F("last_seen_at"), Value(sighted_before, output_field=DateTimeField()))
-        if sighted_before is not None
-        else F("last_seen_at")
+    limit = organization.clean_misses_to_end if clean else None
+    _misses_write(
+        [stored.pk for stored in absent],
+        sighted_before=_sighted_before(organization),
+        ends_at_misses=limit,
     )
-    last_seen = Case(When(sighting_current=True, then=sighting), default=F("last_seen_at"))
-    pks = [stored.pk for stored in absent]
-    limit = organization.clean_misses_to_end
-    if not clean:
-        Call.objects.filter(pk__in=pks).update(last_seen_at=last_seen, sighting_current=False)
+    if limit is None:
         return 0
-    # One UPDATE (each right-hand side reads the row as it was): a call whose miss is its
-    # limit-th ends at its last sighting, as having left the feed.
-    ends_now = Q(missed_polls__gte=limit - 1)
-    Call.objects.filter(pk__in=pks).update(
-        last_seen_at=last_seen,
-        sighting_current=False,
-        missed_polls=F("missed_polls") + 1,
-        ended_at=Case(When(ends_now, then=last_seen), default=F("ended_at")),
-        end_reason=Case(When(ends_now, then=Value(CallEndReason.MISSED)), default=F("end_reason")),
+    # The rows as this transaction read them: the organization's poll lock keeps every
+    # other writer of its calls' misses out, so these are the calls the UPDATE ended.
+    return sum(1 for stored in absent if stored.missed_polls >= limit - 1)
+
+
+def _misses_write(
+    pks: list[int], *, sighted_before: datetime | None, ends_at_misses: int | None
+) -> None:
+    """One UPDATE of the calls left out of an answer (each right-hand side reads the row as
+    it was): those in the answer before were last seen then (never earlier than the time
+    already written, should the organization's row be behind); with `ends_at_misses`, each
+    counts a miss and a call whose miss is its limit-th ends at its last sighting, as having
+    left the feed. Written as SQL: built through the ORM, its CASE expressions cost more to
+    compile than the statement costs to run, on most polls."""
+    last_seen, current, missed, ended_at, reason = quoted_columns(
+        Call, ("last_seen_at", "sighting_current", "missed_polls", "ended_at", "end_reason")
     )
-    return Call.objects.filter(pk__in=pks, missed_polls__gte=limit, ended_at__isnull=False).count()
+    sighting = f"CASE WHEN {current} AND {last_seen} < %s THEN %s ELSE {last_seen} END"
+    sighting_params = [db_datetime(sighted_before)] * 2
+    if sighted_before is None:
+        sighting, sighting_params = last_seen, []
+    assignments = [f"{last_seen} = {sighting}", f"{current} = %s"]
+    params: list[Any] = [*sighting_params, False]
+    if ends_at_misses is not None:
+        ends_now = f"{missed} >= %s"
+        assignments += [
+            f"{missed} = {missed} + 1",
+            f"{ended_at} = CASE WHEN {ends_now} THEN {sighting} ELSE {ended_at} END",
+            f"{reason} = CASE WHEN {ends_now} THEN %s ELSE {reason} END",
+        ]
+        params += [ends_at_misses - 1, *sighting_params, ends_at_misses - 1, CallEndReason.MISSED]
+    (pk,) = quoted_columns(Call, ("id",))
+    placeholders = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quoted_table(Call)} SET {', '.join(assignments)} "  # noqa: S608
+            f"WHERE {pk} IN ({placeholders})",
+            [*params, *pks],
+        )

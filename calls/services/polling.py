@@ -41,7 +41,7 @@ from calls.models import (
     PollOutcome,
     PollRun,
 )
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import PollSubject, api_token_pick, live_calls_known, poll_subject
 from calls.services.ingest import IngestCounts, calls_apply
 from calls.services.poll_lock import (
     PollInProgress,
@@ -50,6 +50,7 @@ from calls.services.poll_lock import (
     organization_poll_lock,
     poll_lock_seconds,
 )
+from calls.services.tallies import poll_tally_add
 
 log = logging.getLogger("calls.poll")
 
@@ -114,12 +115,10 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
 
 
 def api_token_active(*, organization: Organization) -> ApiToken | None:
-    """The token to send, if one is active and bound to the base URL's origin: a token
-    entered for another address never goes to this one."""
-    return (
-        organization.tokens.filter(active=True, origin=url_origin(organization.api_base_url))
-        .order_by("-created_at")
-        .first()
+    """The token to send, if one is active and bound to the base URL's origin."""
+    return api_token_pick(
+        organization.tokens.filter(active=True).order_by("-created_at"),
+        base_url=organization.api_base_url,
     )
 
 
@@ -170,6 +169,7 @@ def poll_result_ingest(
     kind: str = PollKind.SCHEDULED,
     token: ApiToken | None = None,
     lease: PollLease | None = None,
+    slot_at: datetime | None = None,
 ) -> PollAttempt:
     """Apply a successful answer, record the run and the organization's state, atomically.
 
@@ -198,6 +198,7 @@ def poll_result_ingest(
                 calls_ended=counts.ended,
                 calls_rejected=len(result.rejected),
                 error=error,
+                slot_at=slot_at,
             )
             state = _answer_state(
                 organization=organization,
@@ -232,6 +233,7 @@ def poll_result_ingest(
             http_status=result.http_status,
             calls_seen=len(result.calls),
             error="not applied: a newer answer was applied first",
+            slot_at=slot_at,
         )
         counts = IngestCounts(seen=len(result.calls))
     _log_run(run)
@@ -299,6 +301,7 @@ def poll_failure_record(
     started_at: datetime,
     finished_at: datetime,
     kind: str = PollKind.SCHEDULED,
+    slot_at: datetime | None = None,
 ) -> PollAttempt:
     """Record a failed attempt and decide when to try again. Never ends a call."""
     before = organization.poll_state
@@ -313,6 +316,7 @@ def poll_failure_record(
             outcome=error.outcome,
             http_status=error.http_status,
             error=message,
+            slot_at=slot_at,
         )
         if kind != PollKind.LOOKUP:
             state: dict[str, object] = {
@@ -365,10 +369,10 @@ def organization_poll(
     ) as lease:
         if lease is None:
             raise PollInProgress
-        organization.refresh_from_db()  # as the poll in flight left it
-        return _organization_poll_locked(
-            organization=organization, kind=kind, filters=filters, lease=lease
-        )
+        subject = poll_subject(organization_id=organization.pk)  # as the poll in flight left it
+        if subject is None:
+            raise Organization.DoesNotExist(f"no organization {organization.pk}")
+        return _organization_poll_locked(subject=subject, kind=kind, filters=filters, lease=lease)
 
 
 def organization_poll_slot(*, organization_id: int, slot_at: datetime | None) -> str:
@@ -379,19 +383,22 @@ def organization_poll_slot(*, organization_id: int, slot_at: datetime | None) ->
         if lease is None:
             log.info("poll org=%s skipped: another poll holds the lock", organization_id)
             return "locked"
-        organization = (
-            Organization.objects.select_related("poll_state")
-            .filter(pk=organization_id, enabled=True)
-            .first()
-        )
-        if organization is None or organization.poll_state.status == OrganizationStatus.AUTH_FAILED:
+        subject = poll_subject(organization_id=organization_id, enabled_only=True)
+        if (
+            subject is None
+            or subject.organization.poll_state.status == OrganizationStatus.AUTH_FAILED
+        ):
             return "not-polled"
         if slot_at is not None:
-            skipped = _slot_skipped(organization, slot_at)
+            skipped = _slot_skipped(subject.organization, slot_at)
             if skipped:
                 return skipped
         attempt = _organization_poll_locked(
-            organization=organization, kind=PollKind.SCHEDULED, filters=None, lease=lease
+            subject=subject,
+            kind=PollKind.SCHEDULED,
+            filters=None,
+            lease=lease,
+            slot_at=slot_at,
         )
         return str(attempt.run.outcome)
 
@@ -413,28 +420,36 @@ def _slot_skipped(organization: Organization, slot_at: datetime) -> str:
 
 def _organization_poll_locked(
     *,
-    organization: Organization,
+    subject: PollSubject,
     kind: str,
     filters: CallFilters | None,
     lease: PollLease,
+    slot_at: datetime | None = None,
 ) -> PollAttempt:
     # The collector stays paused until the answer is freed: switched back on while the decoded
     # body is still alive, its first pass would walk every object of it (calls.memory).
     with cycle_collector_paused():
         return _organization_poll(
-            organization=organization, kind=kind, filters=filters, lease=lease
+            organization=subject.organization,
+            token=subject.token,
+            kind=kind,
+            filters=filters,
+            lease=lease,
+            slot_at=slot_at,
         )
 
 
 def _organization_poll(
     *,
     organization: Organization,
+    token: ApiToken | None,
     kind: str,
     filters: CallFilters | None,
     lease: PollLease,
+    slot_at: datetime | None,
 ) -> PollAttempt:
+    """`slot_at`: when the scheduled slot this poll serves was due (None: not a slot)."""
     started_at = timezone.now()
-    token = api_token_active(organization=organization)
     error: InvocaError
     try:
         if token is None:
@@ -449,6 +464,7 @@ def _organization_poll(
             kind=kind,
             token=token,
             lease=lease,
+            slot_at=slot_at,
         )
     except SecretUndecryptable as exc:
         error = AuthenticationFailed(str(exc))
@@ -469,6 +485,7 @@ def _organization_poll(
         started_at=started_at,
         finished_at=timezone.now(),
         kind=kind,
+        slot_at=slot_at,
     )
 
 
@@ -485,45 +502,56 @@ def call_lookup(*, organization: Organization, filters: CallFilters) -> PollAtte
     )
 
 
-def _poll_run_create(*, started_at: datetime, finished_at: datetime, **fields: Any) -> PollRun:
-    return PollRun.objects.create(
-        started_at=started_at,
-        finished_at=finished_at,
-        duration_ms=_milliseconds(started_at, finished_at),
-        **fields,
-    )
+def _poll_run_create(
+    *, started_at: datetime, finished_at: datetime, slot_at: datetime | None, **fields: Any
+) -> PollRun:
+    """Record the run and count it in the poll tallies (/metrics), in the caller's
+    transaction: an answer rolled back as superseded is counted once, as superseded.
+    `slot_at`: the scheduled slot the poll served, which gives its lag (None: no slot)."""
+    with transaction.atomic(savepoint=False):
+        run = PollRun.objects.create(
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_ms=_milliseconds(started_at, finished_at),
+            **fields,
+        )
+        poll_tally_add(
+            organization_id=run.organization_id,
+            outcome=run.outcome,
+            http_status=run.http_status,
+            duration_seconds=(finished_at - started_at).total_seconds(),
+            lag_seconds=None if slot_at is None else (started_at - slot_at).total_seconds(),
+        )
+    return run
 
 
 def _milliseconds(started_at: datetime, finished_at: datetime) -> int:
     return max(0, int((finished_at - started_at).total_seconds() * 1000))
 
 
+_RUN_MESSAGE = (
+    "poll org=%(org_id)s kind=%(kind)s outcome=%(outcome)s http=%(http_status)s "
+    "seen=%(calls_seen)s new=%(calls_new)s changed=%(calls_changed)s ended=%(calls_ended)s "
+    "rejected=%(calls_rejected)s duration_ms=%(duration_ms)s"
+)
+
+
 def _log_run(run: PollRun) -> None:
     # One structured event per poll: ids, outcome, counts and timing only — no token, no PII.
-    log.info(
-        "poll org=%s kind=%s outcome=%s http=%s seen=%s new=%s changed=%s ended=%s "
-        "rejected=%s duration_ms=%s",
-        run.organization_id,
-        run.kind,
-        run.outcome,
-        run.http_status,
-        run.calls_seen,
-        run.calls_new,
-        run.calls_changed,
-        run.calls_ended,
-        run.calls_rejected,
-        run.duration_ms,
-        extra={
-            "event": "poll",
-            "org_id": run.organization_id,
-            "kind": run.kind,
-            "outcome": run.outcome,
-            "http_status": run.http_status,
-            "calls_seen": run.calls_seen,
-            "calls_new": run.calls_new,
-            "calls_changed": run.calls_changed,
-            "calls_ended": run.calls_ended,
-            "calls_rejected": run.calls_rejected,
-            "duration_ms": run.duration_ms,
-        },
-    )
+    # Its fields are gathered once, for the message and the event alike, and only when the
+    # event goes anywhere.
+    if not log.isEnabledFor(logging.INFO):
+        return
+    fields = {
+        "org_id": run.organization_id,
+        "kind": run.kind,
+        "outcome": run.outcome,
+        "http_status": run.http_status,
+        "calls_seen": run.calls_seen,
+        "calls_new": run.calls_new,
+        "calls_changed": run.calls_changed,
+        "calls_ended": run.calls_ended,
+        "calls_rejected": run.calls_rejected,
+        "duration_ms": run.duration_ms,
+    }
+    log.info(_RUN_MESSAGE, fields, extra={"event": "poll", **fields})

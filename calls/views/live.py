@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from calls.selectors.filters import STATUS_ENDED, ListFilters
 from calls.selectors.pages import live_page
+from calls.views.activity_tables import wall_spark_data, wall_spark_summary
 from calls.views.common import (
     HtmxHttpRequest,
     live_headers,
@@ -48,6 +49,8 @@ def _live(request: HtmxHttpRequest, *, wall: bool) -> HttpResponse:
         refresh_choices=REFRESH_CHOICES,
         ended=page.filters.status == STATUS_ENDED,
         nav="live",
+        trend_data=wall_spark_data(page.trend) if page.trend else None,
+        trend_summary=wall_spark_summary(page.trend) if page.trend else "",
     )
     if request.htmx:
         template = "calls/_wall_region.html" if wall else "calls/_live_region.html"

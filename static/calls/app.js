@@ -23,7 +23,7 @@
   var seenCalls = null;
 
   function region() {
-    return document.querySelector("#live-region, #detail-region");
+    return document.querySelector("#live-region, #detail-region, #activity-region");
   }
 
   function store(key, value) {
@@ -91,7 +91,9 @@
    * which the page's CSP forbids.) Returns whether the trigger changed. */
   function pace(el) {
     if (!el || !el.hasAttribute("data-poll")) return false;
-    var seconds = document.hidden ? 0 : refreshSeconds();
+    // A region with a pace of its own (the Activity page's minute) keeps it.
+    var fixed = Number(el.getAttribute("data-poll-seconds"));
+    var seconds = document.hidden ? 0 : fixed || refreshSeconds();
     var trigger = (seconds > 0 ? "every " + seconds + "s, " : "") + REFRESH_EVENT;
     if (el.getAttribute("hx-trigger") === trigger) return false;
     el.setAttribute("hx-trigger", trigger);

@@ -32,9 +32,17 @@ CALLERS = {"home": "+13105550147", "away": "+14155550188"}
 
 # The rule for each named URL outside the admin (which has its own test).
 PUBLIC = {"login", "logout", "healthz"}
-SIGNED_IN_PAGES = {"calls:live", "calls:wall", "calls:find", "calls:preferences"}
+SIGNED_IN_PAGES = {
+    "calls:live",
+    "calls:wall",
+    "calls:find",
+    "calls:preferences",
+    "calls:activity",
+}
 CALL_PAGES = {"calls:detail": "get", "calls:refresh": "post"}
-EXPORTS = {"calls:export"}
+EXPORTS = {"calls:export", "calls:activity_csv"}
+# For Prometheus: its bearer token or a listed address, never a session.
+MACHINE = {"metrics"}
 
 
 @dataclass
@@ -131,7 +139,7 @@ def assert_sent_to_login(response, where: str) -> None:  # type: ignore[no-untyp
 
 
 def test_every_url_has_a_rule():
-    ruled = PUBLIC | SIGNED_IN_PAGES | set(CALL_PAGES) | EXPORTS
+    ruled = PUBLIC | SIGNED_IN_PAGES | set(CALL_PAGES) | EXPORTS | MACHINE
     unruled = url_names() - ruled
     assert not unruled, f"give these URLs a rule in the authorization matrix: {sorted(unruled)}"
 
@@ -228,6 +236,28 @@ def test_exports(world):
             assert response.status_code in (403, 404), (persona, side)
 
 
+def test_activity_csvs(world):
+    for side in ("home", "away"):  # the markers become group labels of "where calls come from"
+        organization = world.orgs[side].organization
+        organization.pinned_fields = ["marker"]
+        organization.save(update_fields=["pinned_fields"])
+    for persona in PERSONAS:
+        client = world.clients[persona]
+        for chart in ("live", "hourly", "sources", "durations", "feed"):
+            url = reverse("calls:activity_csv", kwargs={"chart": chart})
+            for query in ("", *(f"?org={org.organization.pk}" for org in world.orgs.values())):
+                response = client.get(url + query, secure=True)
+                if persona == "anonymous":
+                    assert_sent_to_login(response, url)
+                    continue
+                assert response.status_code == 200, (persona, url)
+                text = body_of(response)
+                assert_nothing_hidden(world, persona, text, url + query)
+                if chart == "sources" and not query:
+                    for side in world.visible(persona):
+                        assert MARKERS[side][1] in text, (persona, side)
+
+
 def test_lookup_never_reaches_another_organization(world, feed):
     for persona in ("agent", "supervisor", "restricted", "outsider"):
         client = world.clients[persona]
@@ -255,6 +285,14 @@ def test_health_shows_names_to_staff_only(world):
         else:
             assert not any(name in text for name in names), persona
         assert_nothing_hidden(world, "anonymous", text, "healthz")
+
+
+def test_metrics_answer_no_session_however_privileged(world, settings):
+    settings.METRICS_TOKEN = "mtr-matrix-0a1b2c3d4e5f"
+    for persona in PERSONAS:
+        response = world.clients[persona].get(reverse("metrics"), secure=True)
+        assert response.status_code == 401, persona
+        assert "cipdash_" not in body_of(response), persona
 
 
 def admin_urls(world: World) -> list[str]:

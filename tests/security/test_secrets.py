@@ -120,6 +120,10 @@ def test_one_structured_event_per_poll(feed, make_org, caplog):
     assert fields["calls_seen"] == fields["calls_new"] == live > 0
     assert isinstance(fields["duration_ms"], int)
     assert {"time", "level", "logger", "message"} <= set(fields)
+    assert fields["message"] == (
+        f"poll org={org.organization.pk} kind=scheduled outcome=clean http=200 seen={live} "
+        f"new={live} changed=0 ended=0 rejected=0 duration_ms={fields['duration_ms']}"
+    )
     assert json.loads(JsonFormatter().format(events[1]))["http_status"] == 503
 
 

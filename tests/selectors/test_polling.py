@@ -1,19 +1,21 @@
-"""What a poll reads before it asks Invoca (calls.selectors.polling): the stored text of each
-call its organization still has live, and nothing else."""
+"""What a poll reads before it asks Invoca (calls.selectors.polling): its organization, poll
+state and token in one query, and the stored text of each call its organization still has
+live, and nothing else."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from calls.invoca import KnownCall, current_calls_read
 from calls.invoca.jsontext import text_digest
-from calls.models import Call, Organization
-from calls.selectors.polling import live_calls_known
+from calls.models import ApiToken, Call, Organization, OrganizationStatus
+from calls.selectors.polling import live_calls_known, poll_subject
 from calls.services import poll_result_ingest
-from tests.factories import OrganizationFactory, call_payload
+from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -47,3 +49,49 @@ def test_a_known_call_is_the_digest_and_length_of_the_text_received() -> None:
     text = json.dumps(payload)
     known = live_calls_known(organization=org)["LIVE"]
     assert (known.raw_hash, known.raw_size) == (text_digest(text), len(text))
+
+
+def test_the_organization_its_poll_state_and_its_token_are_read_in_one_query(
+    django_assert_num_queries,
+) -> None:
+    org = OrganizationFactory.create(status=OrganizationStatus.DEGRADED, consecutive_failures=3)
+    token = ApiTokenFactory.create(organization=org)
+    with django_assert_num_queries(1):
+        subject = poll_subject(organization_id=org.pk)
+        assert subject is not None
+        assert subject.organization.poll_state.consecutive_failures == 3
+    assert subject.organization == org and subject.token == token
+
+
+def test_the_newest_active_token_entered_for_the_base_urls_origin_is_sent() -> None:
+    org = OrganizationFactory.create()
+    older = ApiTokenFactory.create(organization=org)
+    elsewhere = ApiTokenFactory.create(organization=org, origin="https://other.example:443")
+    inactive = ApiTokenFactory.create(organization=org, active=False)
+    for age, token in enumerate((inactive, elsewhere, older), start=1):
+        ApiToken.objects.filter(pk=token.pk).update(
+            created_at=timezone.now() - timedelta(minutes=age)
+        )
+    subject = poll_subject(organization_id=org.pk)
+    assert subject is not None and subject.token == older
+
+
+def test_without_a_usable_token_the_organization_is_read_all_the_same() -> None:
+    org = OrganizationFactory.create(status=OrganizationStatus.AUTH_FAILED)
+    ApiTokenFactory.create(organization=org, origin="https://other.example:443")
+    subject = poll_subject(organization_id=org.pk)
+    assert subject is not None and subject.token is None
+    assert subject.organization.poll_state.status == OrganizationStatus.AUTH_FAILED
+    ApiToken.objects.filter(organization=org).delete()
+    subject = poll_subject(organization_id=org.pk)
+    assert subject is not None and subject.organization == org and subject.token is None
+
+
+def test_a_disabled_or_missing_organization_is_no_scheduled_polls_subject() -> None:
+    org = OrganizationFactory.create(enabled=False)
+    ApiTokenFactory.create(organization=org)
+    bare = OrganizationFactory.create(enabled=False)
+    assert poll_subject(organization_id=org.pk, enabled_only=True) is None
+    assert poll_subject(organization_id=bare.pk, enabled_only=True) is None
+    assert poll_subject(organization_id=org.pk) is not None
+    assert poll_subject(organization_id=org.pk + bare.pk + 1) is None

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallSnapshot, Organization
 from calls.services import bulk_sql, ingest
-from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
+from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_select, rows_upsert
 from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
@@ -157,3 +157,19 @@ def test_a_call_row_has_a_value_for_every_column():
     assert set(ingest._CALL_FIELDS) == call_columns
     assert len(ingest._CALL_FIELDS) == len(call_columns)
     assert set(ingest._SNAPSHOT_FIELDS) == snapshot_columns
+
+
+def test_a_select_answers_the_fields_of_the_rows_its_condition_names():
+    org, other = OrganizationFactory.create(), OrganizationFactory.create()
+    ids = _upsert([_row(org, "LIVE", "active", T0), _row(org, "ENDED", "active", T0)])
+    _upsert([_row(other, "ELSEWHERE", "active", T0)])
+    Call.objects.filter(transaction_id="ENDED").update(ended_at=T0)
+    Call.objects.filter(transaction_id="LIVE").update(missed_polls=3)
+    condition = "{organization} = %s AND {ended_at} IS NULL"
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = rows_select(Call, ("transaction_id", "id", "missed_polls"), condition, [org.pk])
+
+    assert rows == [("LIVE", ids["LIVE"], 3)]
+    assert len(queries) == 1
+    assert rows_select(Call, ("transaction_id",), condition, [other.pk]) == [("ELSEWHERE",)]

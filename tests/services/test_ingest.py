@@ -250,6 +250,32 @@ def test_an_unchanged_poll_rewrites_no_call_yet_moves_every_sighting():
     assert last_seen("A") == at(5) and last_seen("B") == at(10)
 
 
+def test_calls_left_out_take_one_update_and_no_count():
+    org = OrganizationFactory.create(clean_misses_to_end=2)
+    ingest(org, [call_payload("A"), call_payload("B"), call_payload("C")], T0)
+    for seconds, ended in ((5, 0), (10, 2)):  # A and B missed once, then twice: they end
+        with CaptureQueriesContext(connection) as queries:
+            attempt = ingest(org, [call_payload("C")], at(seconds))
+        assert attempt.counts.ended == ended
+        statements = [q["sql"] for q in queries.captured_queries]
+        assert len(calls_updates(queries)) == 1, statements
+        assert not [sql for sql in statements if "COUNT(" in sql.upper()], statements
+    assert live_ids(org) == {"C"}
+    assert Call.objects.get(transaction_id="A").ended_at == T0
+
+
+def test_a_miss_never_moves_a_last_sighting_back():
+    org = OrganizationFactory.create(clean_misses_to_end=1)
+    ingest(org, [call_payload("A"), call_payload("B")], T0)
+    ingest(org, [call_payload("A"), call_payload("B")], at(5))
+    # A's row already says later than the organization's last answer (its row behind).
+    Call.objects.filter(transaction_id="A").update(last_seen_at=at(7))
+    ended = ingest(org, [call_payload("B")], at(10))
+    assert ended.counts.ended == 1
+    a_row = Call.objects.get(transaction_id="A")
+    assert (a_row.last_seen_at, a_row.ended_at, a_row.end_reason) == (at(7), at(7), "missed")
+
+
 def test_a_call_left_out_of_an_unclean_answer_keeps_its_last_sighting():
     org = OrganizationFactory.create(clean_misses_to_end=1)
     ingest(org, [call_payload("A"), call_payload("B")], T0)
@@ -277,7 +303,7 @@ def test_the_same_call_sent_in_other_words_is_no_change():
     assert calls_updates(queries) == [] and last_seen("A") == at(10)
 
 
-def test_an_unchanged_poll_takes_five_statements():
+def test_an_unchanged_poll_takes_six_statements():
     org = OrganizationFactory.create()
     body = json.dumps({"current_calls": [call_payload(f"T{i}") for i in range(50)]}).encode()
     ingest(org, json.loads(body)["current_calls"], T0)
@@ -286,8 +312,9 @@ def test_an_unchanged_poll_takes_five_statements():
     org = Organization.objects.select_related("poll_state").get(pk=org.pk)
     with CaptureQueriesContext(connection) as queries:
         poll_result_ingest(organization=org, result=result, started_at=at(5), finished_at=at(5))
-    # Begin, the organization's live calls, the run, the organization, commit.
-    assert len(queries.captured_queries) == 5, [q["sql"][:80] for q in queries.captured_queries]
+    # Begin, the organization's live calls, the run, its tally (/metrics), the organization,
+    # commit.
+    assert len(queries.captured_queries) == 6, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_saving_an_older_copy_of_the_organization_keeps_the_sightings():

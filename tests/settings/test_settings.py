@@ -114,6 +114,8 @@ def test_production_from_the_environment():
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"PROXY_COUNT": "-1"}, "PROXY_COUNT"),
         ({"PROXY_COUNT": "one"}, "PROXY_COUNT"),
+        ({"METRICS_ALLOWED_IPS": "10.0.0.0/8,prometheus.internal"}, "METRICS_ALLOWED_IPS"),
+        ({"METRICS_CACHE_SECONDS": "-1"}, "METRICS_CACHE_SECONDS"),
         ({"CIPDASH_DATA_DIR": "/proc/cipdash-cannot-be-here"}, "CIPDASH_DATA_DIR"),
     ],
 )
@@ -225,3 +227,13 @@ def test_a_shared_directory_named_as_the_data_directory_keeps_its_mode(tmp_path)
     assert {name: mode for name, mode in modes.items() if name} == {
         name: mode for name, mode in PRIVATE_MODES.items() if name
     }
+
+
+def test_metrics_access_is_read_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print([str(n) for n in s.METRICS_ALLOWED_IPS], bool(s.METRICS_TOKEN))"
+    )
+    done = run(code, {**PRODUCTION, "METRICS_ALLOWED_IPS": " 10.1.2.3, 192.168.0.0/16,::1 "})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "['10.1.2.3/32', '192.168.0.0/16', '::1/128'] False"
