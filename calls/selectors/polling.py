@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from calls.invoca import KnownCall, url_origin
 from calls.models import ApiToken, Call, Organization
-from calls.services.bulk_sql import rows_select
+from calls.sql import rows_select
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,15 +26,8 @@ from calls.models import (
     Organization,
     OrganizationPollState,
 )
-from calls.services.bulk_sql import (
-    db_datetime,
-    db_json,
-    quoted_columns,
-    quoted_table,
-    rows_insert,
-    rows_select,
-    rows_upsert,
-)
+from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
+from calls.sql import quoted_columns, quoted_table, rows_select
 
 _UPSERT_FIELDS = [
     *CALL_INVOCA_COLUMNS,

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallSnapshot, Organization
 from calls.services import bulk_sql, ingest
-from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_select, rows_upsert
+from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
+from calls.sql import rows_select
 from tests.factories import OrganizationFactory, call_payload
 
 pytestmark = pytest.mark.django_db
