@@ -6,13 +6,9 @@ nothing personal: organizations appear by id, name, status and the age of their 
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
 
 import redis
 from django.conf import settings
@@ -22,10 +18,9 @@ from django.utils import timezone
 from kombu import Connection
 
 from calls.heartbeat import HEARTBEAT_KEY
+from calls.memo import RecentMemo
 from calls.models import Organization, OrganizationStatus
 from calls.selectors.viewer import feed_overdue
-
-T = TypeVar("T")
 
 _PROBE_KEY = "cipdash:health:probe"
 # Brokers that live inside the web/worker processes' own storage: nothing to reach.
@@ -219,41 +214,8 @@ def system_health(*, now: datetime | None = None, writes: bool = True) -> System
     )
 
 
-class RecentMemo(Generic[T]):
-    """A value computed at most once per `max_age_seconds` in this process: the read-only
-    health here, the /metrics text (calls.selectors.metrics).
-
-    /healthz answers anyone, so a flood of requests must not become a flood of checks: the
-    first request of each second computes, the others wait on the lock and share its result.
-    Keyed by nothing a caller sends."""
-
-    def __init__(
-        self,
-        *,
-        compute: Callable[[], T],
-        clock: Callable[[], float] = time.monotonic,
-        max_age_seconds: float = 1.0,
-    ) -> None:
-        self.compute = compute
-        self.clock = clock
-        self.max_age_seconds = max_age_seconds
-        self._lock = threading.Lock()
-        self._value: T | None = None
-        self._computed_at = 0.0
-
-    def get(self) -> T:
-        with self._lock:
-            now = self.clock()
-            if self._value is None or now - self._computed_at >= self.max_age_seconds:
-                self._value = self.compute()
-                self._computed_at = now
-            return self._value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._value = None
-
-
+# /healthz answers anyone, so a flood of requests must not become a flood of checks: the
+# first request of each second computes, the others wait and share its result.
 RECENT_HEALTH = RecentMemo(compute=lambda: system_health(writes=False))
 
 

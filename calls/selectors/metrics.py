@@ -23,9 +23,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from calls.memo import RecentMemo
 from calls.metrics import NO_HTTP_STATUS, NO_LAG_BUCKET, POLL_DURATION_BOUNDS, POLL_LAG_BOUNDS
 from calls.models import Call, ExportTally, Organization, PollTally
-from calls.selectors.health import RecentMemo
 
 ORGANIZATION = "organization"
 

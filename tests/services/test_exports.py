@@ -33,14 +33,19 @@ def viewer_with(organization: Organization, role: str) -> Viewer:
     return viewer_get(user=MembershipFactory.create(organization=organization, role=role).user)
 
 
-def test_a_supervisor_exports_their_organizations_and_the_audit_counts_the_rows(orgs) -> None:
-    a, _ = orgs
-    export = calls_export(
+def supervisor_web_export(organization: Organization):
+    """An unfiltered export from the web by a supervisor of `organization`."""
+    return calls_export(
         door="web",
         filters=ExportFilters(),
         now=timezone.now(),
-        viewer=viewer_with(a, Role.SUPERVISOR),
+        viewer=viewer_with(organization, Role.SUPERVISOR),
     )
+
+
+def test_a_supervisor_exports_their_organizations_and_the_audit_counts_the_rows(orgs) -> None:
+    a, _ = orgs
+    export = supervisor_web_export(a)
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORTED)
     assert event.details["rows"] is None and event.details["complete"] is False  # at the start
     text = "".join(export.lines)
@@ -108,12 +113,7 @@ def test_a_selection_is_exported_as_given_and_described_as_asked(orgs) -> None:
 
 def test_an_export_stopped_early_is_recorded_incomplete(orgs) -> None:
     a, _ = orgs
-    export = calls_export(
-        door="web",
-        filters=ExportFilters(),
-        now=timezone.now(),
-        viewer=viewer_with(a, Role.SUPERVISOR),
-    )
+    export = supervisor_web_export(a)
     next(export.lines)  # the header only
     export.lines.close()
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORTED)
