@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -24,7 +25,8 @@ log = logging.getLogger("calls.tasks")
 @shared_task(name="calls.tasks.polls_dispatch", ignore_result=True)
 def polls_dispatch_task() -> int:
     """Beat tick (run in the beat process itself, see cipdash.celery.PollingScheduler): hand
-    the workers one poll for each organization whose slot comes before the next tick."""
+    the workers one poll for each organization whose slot comes before the next tick, in
+    batches of slots due together (calls.services.poll_batches). Returns the polls sent."""
     now = timezone.now()
     try:
         cache.set(HEARTBEAT_KEY, now.isoformat(), timeout=3600)
@@ -33,19 +35,18 @@ def polls_dispatch_task() -> int:
     # Two periods ahead, so a tick that runs up to one period late still claims every slot
     # before it falls due: the scheduling lag is then the worker's, not the tick's phase.
     ahead = timedelta(seconds=2 * settings.POLL_TICK_SECONDS)
-    claimed = services.polls_claim_due(now=now, ahead=ahead)
-    for slot in claimed:
-        # A slot missed in downtime is served now; the others when they come.
-        starts_at = max(slot.due_at, now)
-        organization_poll_task.apply_async(
-            kwargs={"organization_id": slot.organization_id, "slot": starts_at.isoformat()},
-            # The worker holds the task until its slot: polls start on time, not at the tick.
-            eta=starts_at,
-            # A poll still waiting once its interval has passed is obsolete: the next slot's
-            # task replaces it, so a backlog never turns into a burst of requests.
-            expires=starts_at + timedelta(seconds=slot.interval_seconds),
+    batches = services.poll_batches_claim(now=now, ahead=ahead)
+    for batch in batches:
+        organization_polls_task.apply_async(
+            kwargs={"slots": [[pk, starts_at.isoformat()] for pk, starts_at in batch.slots]},
+            # The worker holds the task until its first slot: polls start on time, not at
+            # the tick.
+            eta=batch.starts_at,
+            # A batch still waiting once its interval has passed is obsolete: the next slots'
+            # batches replace it, so a backlog never turns into a burst of requests.
+            expires=batch.expires_at,
         )
-    return len(claimed)
+    return sum(len(batch.slots) for batch in batches)
 
 
 _POLL_SOFT_TIME_LIMIT, _POLL_TIME_LIMIT = poll_task_time_limits()
@@ -65,6 +66,20 @@ def organization_poll_task(*, organization_id: int, slot: str = "") -> str:
     return services.organization_poll_slot(
         organization_id=organization_id, slot_at=_slot_time(slot)
     )
+
+
+# A batch's polls run one after the other: its hard limit is that of its longest possible
+# run. There is no soft limit, which would interrupt whichever poll was running; each poll's
+# own deadlines bound it, and one that outlives its lock does not apply its answer.
+@shared_task(
+    name="calls.tasks.organization_polls",
+    ignore_result=True,
+    time_limit=settings.POLL_BATCH_SIZE * _POLL_TIME_LIMIT,
+)
+def organization_polls_task(*, slots: list[list[Any]]) -> list[str]:
+    """Poll each [organization id, slot (ISO 8601)] in turn, each at its slot (see
+    calls.services.poll_batches)."""
+    return services.poll_batch_run(slots=[(int(pk), _slot_time(slot)) for pk, slot in slots])
 
 
 def _slot_time(slot: str) -> datetime | None:

@@ -334,6 +334,9 @@ CELERY_BEAT_SCHEDULER = "cipdash.celery:PollingScheduler"
 
 # Polling rules (DESIGN.md "Polling rules").
 POLL_TICK_SECONDS = env_float("POLL_TICK_SECONDS", 1.0, minimum=0.1)
+# Slots due within a quarter of a second travel to the workers as one task of up to this many
+# polls (calls.services.poll_batches); 1 sends each poll as a task of its own.
+POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 8, minimum=1, maximum=100)
 POLL_CONNECT_TIMEOUT = env_float("POLL_CONNECT_TIMEOUT", 3.05, minimum=0.1)
 POLL_READ_TIMEOUT = env_float("POLL_READ_TIMEOUT", 10.0, minimum=0.1)
 POLL_TOTAL_TIMEOUT = env_float("POLL_TOTAL_TIMEOUT", 20.0, minimum=0.5)

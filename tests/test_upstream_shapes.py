@@ -27,6 +27,7 @@ from django.db.backends.sqlite3 import base as sqlite_base
 from django.db.backends.sqlite3.creation import DatabaseCreation
 from django.db.backends.sqlite3.features import DatabaseFeatures
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.models.expressions import Col
 from kombu.transport import filesystem
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
@@ -34,6 +35,8 @@ from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import NameResolutionError
 from urllib3.response import HTTPResponse
 
+from calls import sql
+from calls.models import ApiToken, Organization, OrganizationPollState
 from tests.test_dependencies import requirement_name
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +173,19 @@ def test_celery_beat_sends_each_due_entry_through_apply_async():
     time under load (bench/README.md "Many organizations")."""
     assert parameters(Scheduler.apply_async) == ["self", "entry", "producer", "advance", "kwargs"]
     assert parameters(Scheduler.reserve) == ["self", "entry"]
+
+
+@pytest.mark.parametrize("model", [Organization, OrganizationPollState, ApiToken])
+def test_django_compiler_converts_a_column_with_the_backends_then_the_fields_converters(model):
+    """calls.sql.instance_from_row: what a poll reads first (calls.selectors.polling.
+    poll_subject) is one statement written once, its values converted the compiler's way
+    (about 70 µs a call instead of 490 through the ORM on SQLite)."""
+    assert parameters(connection.ops.get_db_converters) == ["expression"]
+    assert parameters(Col.get_db_converters) == ["self", "connection"]
+    compiler = model.objects.all().query.get_compiler(using=connection.alias)
+    compiler.setup_query()
+    columns = [column for column, _, _ in compiler.select]
+    assert [column.target for column in columns] == list(model._meta.concrete_fields)
+    theirs = {position: found for position, (found, _) in compiler.get_converters(columns).items()}
+    ours = {position: found for position, found, _ in sql._converters(model, connection.ops)}
+    assert ours == theirs

@@ -2,8 +2,8 @@
 
 Socket timeouts bound each wait for bytes, not the whole: a server that sends one byte now
 and then (in the headers or the body) never trips them. Here every connection the fetch
-opens registers its socket, and a timer shuts those sockets down when the deadline passes,
-which wakes any read blocked on them. The fetch then reports the deadline, not whatever the
+opens registers its socket, and a watcher thread shuts those sockets down when the deadline
+passes, which wakes any read blocked on them. The fetch then reports the deadline, not whatever the
 cut connection looked like.
 
 Resolving the host name comes first, and no socket can cut it short (getaddrinfo blocks
@@ -23,7 +23,10 @@ fails when any of these changes shape.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import ipaddress
+import itertools
+import os
 import socket
 import threading
 import time
@@ -47,13 +50,11 @@ class Deadline:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._expired = False
-        self._finished = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._ends = time.monotonic() + seconds
+        self.finished = False
+        self.ends = time.monotonic() + seconds
 
     def remaining(self) -> float:
-        return max(0.0, self._ends - time.monotonic())
+        return max(0.0, self.ends - time.monotonic())
 
     @property
     def expired(self) -> bool:
@@ -69,9 +70,9 @@ class Deadline:
         if late:
             _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._finished:
+            if self.finished:
                 return
             self._expired = True
             sockets = list(self._sockets)
@@ -79,14 +80,73 @@ class Deadline:
             _shut(sock)
 
     def start(self) -> None:
-        self._timer.start()
+        _watcher().add(self)
 
     def finish(self) -> bool:
-        """Stop the timer; True when the deadline had already passed."""
-        self._timer.cancel()
+        """Stop watching; True when the deadline had already passed."""
         with self._lock:
-            self._finished = True
+            self.finished = True
             return self._expired
+
+
+class _Watcher:
+    """One thread per process that expires the running deadlines as they pass: a timer
+    thread started for each request would cost a poll more than the watch itself.
+
+    Finished deadlines stay queued until they come first, and are then dropped unseen: all
+    deadlines are about as long, so a new one is hardly ever the earliest, and the thread
+    wakes about once per deadline's length however many requests there are."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._queue: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()  # ties never compare two Deadlines
+        threading.Thread(target=self._run, name="invoca-deadlines", daemon=True).start()
+
+    def add(self, deadline: Deadline) -> None:
+        with self._condition:
+            heapq.heappush(self._queue, (deadline.ends, next(self._order), deadline))
+            if self._queue[0][2] is deadline:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            self._next_due().expire()
+
+    def _next_due(self) -> Deadline:
+        with self._condition:
+            while True:
+                while self._queue and self._queue[0][2].finished:
+                    heapq.heappop(self._queue)
+                if not self._queue:
+                    self._condition.wait()
+                    continue
+                wait = self._queue[0][0] - time.monotonic()
+                if wait <= 0:
+                    return heapq.heappop(self._queue)[2]
+                self._condition.wait(wait)
+
+
+_watcher_made = threading.Lock()
+_current_watcher: _Watcher | None = None
+
+
+def _watcher() -> _Watcher:
+    global _current_watcher
+    with _watcher_made:
+        if _current_watcher is None:
+            _current_watcher = _Watcher()
+        return _current_watcher
+
+
+def _watcher_forget() -> None:
+    """In a forked child (a prefork worker): the parent's thread does not exist there, and
+    its locks may have been held at the fork; the child starts its own when it needs one."""
+    global _current_watcher, _watcher_made
+    _current_watcher, _watcher_made = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_watcher_forget)
 
 
 def _shut(sock: socket.socket) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from calls.invoca import KnownCall, url_origin
-from calls.models import ApiToken, Call, Organization
-from calls.sql import rows_select
+from calls.models import ApiToken, Call, Organization, OrganizationPollState
+from calls.sql import instances_select, rows_select
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,29 +18,36 @@ class PollSubject:
     token: ApiToken | None
 
 
+# The organization, its poll state and each of its active tokens, newest first: one row per
+# token, or one row with the token's columns NULL when it has none.
+_SUBJECT = (
+    "LEFT JOIN {organizationpollstate} "
+    "ON {organizationpollstate[organization]} = {organization[id]} "
+    "LEFT JOIN {apitoken} ON {apitoken[organization]} = {organization[id]} "
+    "AND {apitoken[active]} = %s "
+    "WHERE {organization[id]} = %s"
+)
+_ENABLED = " AND {organization[enabled]} = %s"
+_NEWEST_FIRST = " ORDER BY {apitoken[created_at]} DESC"
+
+
 def poll_subject(*, organization_id: int, enabled_only: bool = False) -> PollSubject | None:
     """The organization as the poll before this one left it, its poll state and the token to
-    send, in one query while it has an active token (every poll reads them). None if there
-    is no such organization (or it is disabled, with `enabled_only`)."""
-    enabled = {"enabled": True} if enabled_only else {}
-    tokens = ApiToken.objects.select_related("organization__poll_state").filter(
-        organization_id=organization_id, active=True
-    )
-    if enabled_only:
-        tokens = tokens.filter(organization__enabled=True)
-    newest_first = list(tokens.order_by("-created_at"))
-    organization = (
-        newest_first[0].organization
-        if newest_first
-        # No active token: the organization alone, for the poll to record why.
-        else Organization.objects.select_related("poll_state")
-        .filter(pk=organization_id, **enabled)
-        .first()
-    )
-    if organization is None:
+    send, in one query (every poll reads them: a statement written once, not compiled by the
+    ORM on each call). None if there is no such organization (or it is disabled, with
+    `enabled_only`)."""
+    tail = _SUBJECT + (_ENABLED if enabled_only else "") + _NEWEST_FIRST
+    params = [True, organization_id] + ([True] if enabled_only else [])
+    rows = instances_select((Organization, OrganizationPollState, ApiToken), tail, params)
+    if not rows:
         return None
-    token = api_token_pick(newest_first, base_url=organization.api_base_url)
-    return PollSubject(organization, token)
+    organization, state = cast(Organization, rows[0][0]), rows[0][1]
+    if state is not None:
+        organization.poll_state = cast(OrganizationPollState, state)
+    tokens = [cast(ApiToken, token) for _, _, token in rows if token is not None]
+    for token in tokens:
+        token.organization = organization
+    return PollSubject(organization, api_token_pick(tokens, base_url=organization.api_base_url))
 
 
 def api_token_pick(tokens: Iterable[ApiToken], *, base_url: str) -> ApiToken | None:

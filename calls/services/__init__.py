@@ -7,6 +7,7 @@ from calls.services.organizations import (
     organization_create,
     organization_set_enabled,
 )
+from calls.services.poll_batches import PollBatch, poll_batch_run, poll_batches_claim
 from calls.services.poll_lock import PollInProgress
 from calls.services.polling import (
     PollAttempt,
@@ -24,6 +25,7 @@ from calls.services.unconfirmed import calls_end_unconfirmed
 __all__ = [
     "IngestCounts",
     "PollAttempt",
+    "PollBatch",
     "PollInProgress",
     "PollSlot",
     "PurgeCounts",
@@ -38,6 +40,8 @@ __all__ = [
     "organization_poll",
     "organization_poll_slot",
     "organization_set_enabled",
+    "poll_batch_run",
+    "poll_batches_claim",
     "poll_failure_record",
     "poll_result_ingest",
     "polls_claim_due",

@@ -175,26 +175,32 @@ def _stored_calls(
     unknown = [transaction_id for transaction_id in incoming if transaction_id not in live]
     ended = {}
     if unknown:
+        placeholders = ", ".join(["%s"] * len(unknown))
         ended = {
             transaction_id: _Stored(pk, raw, digest, missed, False, ended=True)
-            for transaction_id, pk, raw, digest, missed in Call.objects.filter(
-                organization=organization, ended_at__isnull=False, transaction_id__in=unknown
-            ).values_list(*_STORED_COLUMNS)
+            for transaction_id, pk, raw, digest, missed in rows_select(
+                Call,
+                _STORED_COLUMNS,
+                "{organization} = %s AND {ended_at} IS NOT NULL"
+                f" AND {{transaction_id}} IN ({placeholders})",
+                [organization.pk, *unknown],
+            )
         }
     return live, ended
 
 
-def _sighted_before(organization: Organization) -> datetime | None:
-    """When the answer before this one was applied. Locks the organization's poll state, late
-    in the transaction (the poll's own UPDATE of it comes next): the answers of one
+def _sighted_before(organization: Organization) -> Any:
+    """When the answer before this one was applied, as the database holds it (the misses'
+    UPDATE compares it with other rows' times). Locks the organization's poll state, late in
+    the transaction (the poll's own UPDATE of it comes next): the answers of one
     organization, say a scheduled poll and an agent's lookup, record their misses one after
-    the other, and the scheduler's claims wait for no more than that."""
-    return (
-        OrganizationPollState.objects.select_for_update()
-        .filter(pk=organization.pk)
-        .values_list("sighted_at", flat=True)
-        .get()
+    the other, and the scheduler's claims wait for no more than that. (SQLite has no row
+    locks: its transaction already holds the database's write lock.)"""
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    ((sighted_at,),) = rows_select(
+        OrganizationPollState, ("sighted_at",), "{organization} = %s" + lock, [organization.pk]
     )
+    return sighted_at
 
 
 def calls_apply(
@@ -307,9 +313,7 @@ def _absent_record(
     return sum(1 for stored in absent if stored.missed_polls >= limit - 1)
 
 
-def _misses_write(
-    pks: list[int], *, sighted_before: datetime | None, ends_at_misses: int | None
-) -> None:
+def _misses_write(pks: list[int], *, sighted_before: Any, ends_at_misses: int | None) -> None:
     """One UPDATE of the calls left out of an answer (each right-hand side reads the row as
     it was): those in the answer before were last seen then (never earlier than the time
     already written, should the organization's row be behind); with `ends_at_misses`, each
@@ -320,7 +324,7 @@ def _misses_write(
         Call, ("last_seen_at", "sighting_current", "missed_polls", "ended_at", "end_reason")
     )
     sighting = f"CASE WHEN {current} AND {last_seen} < %s THEN %s ELSE {last_seen} END"
-    sighting_params = [db_datetime(sighted_before)] * 2
+    sighting_params = [sighted_before] * 2
     if sighted_before is None:
         sighting, sighting_params = last_seen, []
     assignments = [f"{last_seen} = {sighting}", f"{current} = %s"]

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from calls.crypto import SecretUndecryptable
@@ -42,6 +42,7 @@ from calls.models import (
     PollRun,
 )
 from calls.selectors.polling import PollSubject, api_token_pick, live_calls_known, poll_subject
+from calls.services.bulk_sql import db_datetime
 from calls.services.ingest import IngestCounts, calls_apply
 from calls.services.poll_lock import (
     PollInProgress,
@@ -51,6 +52,7 @@ from calls.services.poll_lock import (
     poll_lock_seconds,
 )
 from calls.services.tallies import poll_tally_add
+from calls.sql import instance_insert, row_update
 
 log = logging.getLogger("calls.poll")
 
@@ -208,15 +210,20 @@ def poll_result_ingest(
                 started_at=started_at,
                 finished_at=finished_at,
             )
-            if counts.anything_changed or state.get("status", before.status) != before.status:
-                state["feed_version"] = F("feed_version") + 1
+            feed_changed = (
+                counts.anything_changed or state.get("status", before.status) != before.status
+            )
             if lease is not None and lease.expired:
                 raise PollOutlivedLock(
                     f"the poll took longer than its lock's {poll_lock_seconds()} s"
                 )
-            not_newer = Q(answer_started_at__isnull=True) | Q(answer_started_at__lt=started_at)
-            if not OrganizationPollState.objects.filter(not_newer, pk=organization.pk).update(
-                **state
+            if not row_update(
+                OrganizationPollState,
+                organization.pk,
+                state,
+                increment=("feed_version",) if feed_changed else (),
+                condition="{answer_started_at} IS NULL OR {answer_started_at} < %s",
+                params=[db_datetime(started_at)],
             ):
                 raise _AnswerSuperseded
             if token is not None and _token_use_worth_recording(token, finished_at):
@@ -333,9 +340,13 @@ def poll_failure_record(
                 state["next_poll_at"] = finished_at + timedelta(
                     seconds=_retry_delay(organization, error, failures)
                 )
-            if state["status"] != before.status:
-                state["feed_version"] = F("feed_version") + 1
-            OrganizationPollState.objects.filter(pk=organization.pk).update(**state)
+            feed_changed = state["status"] != before.status
+            row_update(
+                OrganizationPollState,
+                organization.pk,
+                state,
+                increment=("feed_version",) if feed_changed else (),
+            )
     _log_run(run)
     return PollAttempt(run=run, counts=IngestCounts(), error=error)
 
@@ -471,13 +482,7 @@ def _organization_poll(
     except InvocaError as exc:
         error = exc
     except Exception as exc:  # a bug must still leave a PollRun and a back-off, not a loop
-        # Type and stack only: the message of an unexpected error may quote personal data.
-        log.error(
-            "poll org=%s failed unexpectedly: %s\n%s",
-            organization.pk,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
+        poll_unexpected_error_log(organization_id=organization.pk, error=exc)
         error = InvocaError(f"internal error ({type(exc).__name__})")
     return poll_failure_record(
         organization=organization,
@@ -486,6 +491,16 @@ def _organization_poll(
         finished_at=timezone.now(),
         kind=kind,
         slot_at=slot_at,
+    )
+
+
+def poll_unexpected_error_log(*, organization_id: int, error: Exception) -> None:
+    # Type and stack only: the message of an unexpected error may quote personal data.
+    log.error(
+        "poll org=%s failed unexpectedly: %s\n%s",
+        organization_id,
+        type(error).__name__,
+        "".join(traceback.format_tb(error.__traceback__)),
     )
 
 
@@ -509,12 +524,13 @@ def _poll_run_create(
     transaction: an answer rolled back as superseded is counted once, as superseded.
     `slot_at`: the scheduled slot the poll served, which gives its lag (None: no slot)."""
     with transaction.atomic(savepoint=False):
-        run = PollRun.objects.create(
+        run = PollRun(
             started_at=started_at,
             finished_at=finished_at,
             duration_ms=_milliseconds(started_at, finished_at),
             **fields,
         )
+        instance_insert(run)
         poll_tally_add(
             organization_id=run.organization_id,
             outcome=run.outcome,

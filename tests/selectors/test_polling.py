@@ -8,6 +8,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calls.invoca import KnownCall, current_calls_read
@@ -95,3 +98,60 @@ def test_a_disabled_or_missing_organization_is_no_scheduled_polls_subject() -> N
     assert poll_subject(organization_id=bare.pk, enabled_only=True) is None
     assert poll_subject(organization_id=org.pk) is not None
     assert poll_subject(organization_id=org.pk + bare.pk + 1) is None
+
+
+def _values(instance: Model) -> dict[str, tuple[type, object]]:
+    """Each field's value with its type: 1 == True and a datetime's text is no datetime."""
+    return {
+        field.attname: (type(getattr(instance, field.attname)), getattr(instance, field.attname))
+        for field in type(instance)._meta.concrete_fields
+    }
+
+
+def _as_the_orm_reads_them(org: Organization, token: ApiToken | None) -> None:
+    """poll_subject's organization, poll state and token hold what the ORM reads, field by
+    field and type by type, and are tied together without another query."""
+    read = Organization.objects.select_related("poll_state").get(pk=org.pk)
+    token_read = None if token is None else ApiToken.objects.get(pk=token.pk)
+    with CaptureQueriesContext(connection) as queries:
+        subject = poll_subject(organization_id=org.pk)
+        assert subject is not None
+        assert _values(subject.organization) == _values(read)
+        assert _values(subject.organization.poll_state) == _values(read.poll_state)
+        assert subject.organization.poll_state.organization is subject.organization
+        if token_read is None:
+            assert subject.token is None
+        else:
+            assert subject.token is not None
+            assert _values(subject.token) == _values(token_read)
+            assert subject.token.organization is subject.organization
+    assert len(queries) == 1
+    for instance in (subject.organization, subject.organization.poll_state, subject.token):
+        assert instance is None or (not instance._state.adding and instance._state.db == "default")
+
+
+def test_the_subject_holds_what_the_orm_reads_with_and_without_a_token() -> None:
+    moment = timezone.now().replace(microsecond=250_001)
+    org = OrganizationFactory.create(
+        enabled=False,
+        pinned_fields=["Campaign", "ünï 😀"],
+        poll_interval_seconds=7.5,
+        status=OrganizationStatus.DEGRADED,
+        next_poll_at=moment,
+        last_attempt_at=moment.replace(microsecond=0),  # written without a fraction
+        answer_started_at=moment - timedelta(days=400),
+        last_error="timeout",
+        last_error_at=moment,
+        consecutive_failures=4,
+        feed_version=2**40,
+    )
+    token = ApiTokenFactory.create(organization=org, label="primary")
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=moment)
+    _as_the_orm_reads_them(org, token)
+    ApiToken.objects.filter(pk=token.pk).update(active=False)
+    _as_the_orm_reads_them(org, None)
+
+
+def test_a_fresh_organizations_subject_holds_what_the_orm_reads() -> None:
+    org = OrganizationFactory.create()  # null datetimes, default JSON, enabled
+    _as_the_orm_reads_them(org, ApiTokenFactory.create(organization=org))

@@ -106,6 +106,10 @@ def test_the_poll_budget_and_the_task_limits_fit_inside_the_lock(settings):
         soft,
         hard,
     )
+    # A batch runs its polls in turn: no soft limit to interrupt one of them, and a hard
+    # limit that lets every one of them run to its own.
+    assert tasks.organization_polls_task.soft_time_limit is None
+    assert tasks.organization_polls_task.time_limit == settings.POLL_BATCH_SIZE * hard
     # The HTTP client's deadline is part of the budget, and so is the database's lock wait,
     # which the connection a poll uses really has.
     assert poll_budget_seconds() > settings.POLL_TOTAL_TIMEOUT + (

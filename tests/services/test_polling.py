@@ -10,7 +10,13 @@ import responses
 from django.utils import timezone
 
 from calls.invoca import Unavailable, current_calls_parse, url_origin
-from calls.models import CallSnapshot, OrganizationStatus, PollKind, PollRun
+from calls.models import (
+    CallSnapshot,
+    OrganizationPollState,
+    OrganizationStatus,
+    PollKind,
+    PollRun,
+)
 from calls.services import organization_poll, poll_failure_record, poll_result_ingest
 from calls.services.polling import backoff_seconds
 from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
@@ -102,6 +108,21 @@ def test_a_manual_poll_that_works_ends_the_back_off(org):
     assert (
         org.poll_state.consecutive_failures == 0 and org.poll_state.status == OrganizationStatus.OK
     )
+
+
+def test_a_failure_moves_the_feed_version_only_when_it_changes_the_status(org):
+    def state() -> OrganizationPollState:
+        return OrganizationPollState.objects.get(pk=org.pk)
+
+    version = state().feed_version
+    for failures in (1, 2):
+        org.refresh_from_db()
+        poll_failure_record(
+            organization=org, error=Unavailable("down"), started_at=T0, finished_at=T0
+        )
+        assert state().consecutive_failures == failures and state().last_error == "down"
+        assert state().status == OrganizationStatus.DEGRADED
+        assert state().feed_version == version + 1  # OK to degraded once, then no change
 
 
 @responses.activate

@@ -36,10 +36,13 @@ def enqueued(monkeypatch):
     sent: list[dict] = []
 
     def record(args=(), kwargs=None, **options):
+        """One entry per slot, with its batch's options and number."""
         assert not args, "tasks take keyword arguments only"
-        sent.append({"org": kwargs["organization_id"], "slot": kwargs.get("slot"), **options})
+        batch = len({item["batch"] for item in sent})
+        for organization_id, slot in kwargs["slots"]:
+            sent.append({"org": organization_id, "slot": slot, "batch": batch, **options})
 
-    monkeypatch.setattr(tasks.organization_poll_task, "apply_async", record)
+    monkeypatch.setattr(tasks.organization_polls_task, "apply_async", record)
     return sent
 
 
@@ -144,7 +147,7 @@ def test_a_failing_tick_does_not_stop_beat(
     def broken(**_):
         raise DatabaseError("the database is down")
 
-    monkeypatch.setattr(services, "polls_claim_due", broken)
+    monkeypatch.setattr(services, "poll_batches_claim", broken)
     scheduler = PollingScheduler(app, schedule_filename=str(tmp_path / "schedule"), lazy=True)
     scheduler.setup_schedule()
     assert scheduler.apply_async(scheduler.schedule["poll-tick"]) is None
@@ -165,3 +168,46 @@ def test_worker_tasks_keep_their_database_connection(connections_checked, monkey
     assert len(connections_checked) == 1  # Django's own check: broken or too old
     tasks.calls_purge_task.apply()  # inline: its prerun and postrun signals fire all the same
     assert len(connections_checked) == 1  # shares its caller's connection: left alone
+
+
+def test_slots_due_together_travel_as_one_batch_in_the_order_they_fall_due(enqueued, settings):
+    settings.POLL_TICK_SECONDS = 1.0
+    settings.POLL_BATCH_SIZE = 3
+    now = timezone.now()
+    # Offsets in ms: four due within a quarter second (a batch of three, then one), two more
+    # a second later; created out of order.
+    offsets = [1300, 1000, 1100, 1200, 1240, 1000]
+    intervals = [5, 5, 5, 4, 5, 5]
+    orgs = [
+        OrganizationFactory.create(
+            next_poll_at=now + timedelta(milliseconds=offset), poll_interval_seconds=interval
+        )
+        for offset, interval in zip(offsets, intervals, strict=True)
+    ]
+    assert tasks.polls_dispatch_task() == 6
+    batches: dict[int, list[dict]] = {}
+    for item in enqueued:
+        batches.setdefault(item["batch"], []).append(item)
+    slot_lists = [
+        [datetime.fromisoformat(item["slot"]) for item in batch] for batch in batches.values()
+    ]
+    assert [len(batch) for batch in slot_lists] == [3, 3]
+    for slots in slot_lists:
+        assert slots == sorted(slots)
+        assert slots[-1] - slots[0] <= timedelta(seconds=0.25)
+    first, second = batches.values()
+    # Each batch waits for its first slot and is dropped once its shortest interval passed.
+    assert first[0]["eta"] == now + timedelta(milliseconds=1000)
+    assert first[0]["expires"] == first[0]["eta"] + timedelta(seconds=5)
+    assert second[0]["eta"] == now + timedelta(milliseconds=1200)
+    assert second[0]["expires"] == second[0]["eta"] + timedelta(seconds=4)
+    assert {item["org"] for item in enqueued} == {org.pk for org in orgs}
+
+
+def test_a_batch_size_of_one_sends_each_poll_alone(enqueued, settings):
+    settings.POLL_BATCH_SIZE = 1
+    now = timezone.now()
+    for _ in range(3):
+        OrganizationFactory.create(next_poll_at=now - timedelta(seconds=1))
+    assert tasks.polls_dispatch_task() == 3
+    assert sorted(item["batch"] for item in enqueued) == [0, 1, 2]

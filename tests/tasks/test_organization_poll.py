@@ -169,13 +169,13 @@ def test_one_request_per_interval_however_often_the_beat_ticks(
     polled_at: list[float] = []
 
     def run_at_eta(args=(), kwargs=None, eta=None, **_):
-        # As a worker does: a poll claimed ahead of its slot waits for it.
+        # As a worker does: a batch claimed ahead of its first slot waits for it.
         if eta is not None:
             time.sleep(max(0.0, (eta - timezone.now()).total_seconds()))
         polled_at.append(time.monotonic())
-        tasks.organization_poll_task(**(kwargs or {}))
+        tasks.organization_polls_task(**(kwargs or {}))
 
-    monkeypatch.setattr(tasks.organization_poll_task, "apply_async", run_at_eta)
+    monkeypatch.setattr(tasks.organization_polls_task, "apply_async", run_at_eta)
     started = time.monotonic()
     while time.monotonic() - started < 3.2:
         tasks.polls_dispatch_task()
