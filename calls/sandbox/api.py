@@ -53,6 +53,12 @@ class CallFilter:
     calling_digits: str | None = None
     destination_digits: str | None = None
 
+    @property
+    def narrows(self) -> bool:
+        """Whether the request named any criterion; without one every call is answered."""
+        criteria = (self.transaction_id, self.external_unique_id, self.call_record_id)
+        return self.calling_digits is not None or any(c is not None for c in criteria)
+
     def matches(self, call: Any) -> bool:
         if not isinstance(call, dict):
             return False

@@ -130,7 +130,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             self._send(invalid_input(403, str(error)))
             return
         if fault is None or fault.mode == "slow":
-            self._send(self.feed.current_calls_answer(account.invoca_id, call_filter.matches))
+            self._send(self.feed.current_calls_answer(account.invoca_id, call_filter))
         else:
             calls = self.feed.current_calls(account.invoca_id)
             calls = [call for call in calls if call_filter.matches(call)]

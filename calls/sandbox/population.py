@@ -11,27 +11,29 @@ from __future__ import annotations
 import copy
 import heapq
 import itertools
+import operator
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from calls.sandbox import fakedata as fd
 from calls.sandbox import fakeprofile as fp
 from calls.sandbox.bulk import bulk_payload, bulk_payload_mutate
 from calls.sandbox.clock import Clock, ManualClock, real_clock
 from calls.sandbox.generator import build_call
+from calls.sandbox.responses import to_json
 
 __all__ = ["REMOVE", "Population", "bulk_payload", "bulk_payload_mutate"]
-
-_Read = TypeVar("_Read")
 
 # Pass as a value to `update_call` to delete the key instead of setting it.
 REMOVE: Any = object()
 
 _USER_OFFSETS_HOURS = (-8, -7, -6, -5, 0)
+# Latest bridge first (with reverse=True); among equal bridge times, the later added first.
+_API_ORDER = operator.attrgetter("bridged_at", "order")
 
 
 @dataclass
@@ -41,6 +43,11 @@ class _LiveCall:
     order: int
     counts_towards_target: bool  # generated calls do, hand-made ones (add_call) do not
     is_transfer: bool = False  # a second transaction of a live call; never replaced
+    # The payload's JSON as the feed last sent it; None until then and after every change.
+    encoded: bytes | None = None
+
+    def changed(self) -> None:
+        self.encoded = None
 
 
 @dataclass
@@ -120,21 +127,26 @@ class Population:
 
     def live_calls(self, invoca_id: str) -> list[dict[str, Any]]:
         """Copies of the live calls, most recent bridge first, as the API orders them."""
-        return self.live_calls_read(invoca_id, copy.deepcopy)
-
-    def live_calls_read(
-        self, invoca_id: str, reader: Callable[[list[dict[str, Any]]], _Read]
-    ) -> _Read:
-        """`reader`'s result over the live calls themselves, in the API's order, under the
-        population's lock: no copy, for a reader that neither keeps nor changes them (the
-        feed serialising its answer; a copy of 50 calls cost more than the JSON)."""
         with self._lock:
-            org = self._org(invoca_id)
-            self._catch_up(org)
-            ordered = sorted(
-                org.calls.values(), key=lambda c: (c.bridged_at, c.order), reverse=True
-            )
-            return reader([call.payload for call in ordered])
+            return copy.deepcopy([call.payload for call in self._ordered(invoca_id)])
+
+    def live_calls_json(
+        self, invoca_id: str, keep: Callable[[dict[str, Any]], bool] | None = None
+    ) -> list[bytes]:
+        """The JSON (`to_json`) of each live call `keep` lets through (all of them when it is
+        None), in the API's order.
+
+        A call is encoded again only once it has changed: between two polls a few seconds
+        apart most calls have not, and encoding every call of every answer would be most of
+        the feed's cost per request."""
+        with self._lock:
+            encoded = []
+            for call in self._ordered(invoca_id):
+                if keep is None or keep(call.payload):
+                    if call.encoded is None:
+                        call.encoded = to_json(call.payload)
+                    encoded.append(call.encoded)
+            return encoded
 
     def live_count(self, invoca_id: str) -> int:
         with self._lock:
@@ -187,6 +199,7 @@ class Population:
                 else:
                     call.payload[key] = copy.deepcopy(value)
             call.bridged_at = _bridge_time_of(call.payload) or call.bridged_at
+            call.changed()
 
     def set_custom(
         self, invoca_id: str, transaction_id: str, name: str, value: Any, source: str = "Api"
@@ -197,6 +210,7 @@ class Population:
             if not isinstance(custom, dict):
                 custom = call.payload["custom_data"] = {}
             custom[name] = fp.custom_entry(value, source)
+            call.changed()
 
     def end_call(self, invoca_id: str, transaction_id: str) -> bool:
         with self._lock:
@@ -211,6 +225,11 @@ class Population:
         return self.clock.advance(seconds)
 
     # ----- internals -------------------------------------------------------------------------
+
+    def _ordered(self, invoca_id: str) -> list[_LiveCall]:
+        org = self._org(invoca_id)
+        self._catch_up(org)
+        return sorted(org.calls.values(), key=_API_ORDER, reverse=True)
 
     def _org(self, invoca_id: str) -> _Organization:
         try:
@@ -336,6 +355,7 @@ class Population:
         custom = call.payload.get("custom_data")
         if isinstance(custom, dict):
             custom[name] = fp.custom_entry(value, source)
+            call.changed()
 
 
 def _bridge_time_of(payload: dict[str, Any]) -> datetime | None:

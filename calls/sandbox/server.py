@@ -16,18 +16,17 @@ import socketserver
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from calls.sandbox.api import ORGANIZATION_TYPES
+from calls.sandbox.api import ORGANIZATION_TYPES, CallFilter
 from calls.sandbox.clock import Clock
 from calls.sandbox.faults import FaultBoard, FaultRule, make_rule
 from calls.sandbox.handler import SandboxRequestHandler
 from calls.sandbox.population import Population
-from calls.sandbox.responses import CannedResponse, current_calls
+from calls.sandbox.responses import CannedResponse, current_calls, current_calls_encoded
 
 DEFAULT_API_VERSION = "2022-08-01"
 
@@ -210,18 +209,17 @@ class SandboxFeed:
             return list(static.get("current_calls") or [])
         return self.population.live_calls(invoca_id)
 
-    def current_calls_answer(
-        self, invoca_id: str, keep: Callable[[dict[str, Any]], bool]
-    ) -> CannedResponse:
-        """The 200 answer with the calls `keep` lets through, serialised straight from the
-        population (no copy: this is the feed's cost per request)."""
+    def current_calls_answer(self, invoca_id: str, call_filter: CallFilter) -> CannedResponse:
+        """The 200 answer with the calls the filter lets through (this is the feed's cost per
+        request: a live call is encoded again only once it has changed)."""
         with self._lock:
             static = self._static.get(invoca_id)
         if static is not None:
-            return current_calls([c for c in static.get("current_calls") or [] if keep(c)])
-        return self.population.live_calls_read(
-            invoca_id, lambda calls: current_calls([c for c in calls if keep(c)])
-        )
+            # The caller may change a static payload in place at any time: encoded afresh.
+            calls = static.get("current_calls") or []
+            return current_calls([c for c in calls if call_filter.matches(c)])
+        keep = call_filter.matches if call_filter.narrows else None
+        return current_calls_encoded(self.population.live_calls_json(invoca_id, keep))
 
     def now(self) -> datetime:
         return self.population.now()
