@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from django.db import connection
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 
@@ -106,15 +107,22 @@ def row_update(
     Written once per process, like rows_select."""
     fields = _fields_by_name(model)
     prepared = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(
             _update_sql(model, tuple(values), increment, condition), [*prepared, pk, *params]
         )
         return bool(cursor.rowcount)
 
 
+def statement_cursor() -> CursorWrapper:
+    """A cursor for the statements every poll runs: on PostgreSQL one whose statements get
+    prepared on the server (cipdash/postgresql_backend); elsewhere the usual one."""
+    prepared_cursor = getattr(connection, "prepared_cursor", None)
+    return prepared_cursor() if prepared_cursor is not None else connection.cursor()
+
+
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return rows

@@ -7,6 +7,7 @@ messages already queued, and beat's schedule in a running process, with no task 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,7 +80,17 @@ def organization_poll_task(*, organization_id: int, slot: str = "") -> str:
 def organization_polls_task(*, slots: list[list[Any]]) -> list[str]:
     """Poll each [organization id, slot (ISO 8601)] in turn, each at its slot (see
     calls.services.poll_batches)."""
-    return services.poll_batch_run(slots=[(int(pk), _slot_time(slot)) for pk, slot in slots])
+    return services.poll_batch_run(
+        slots=[(int(pk), _slot_time(slot)) for pk, slot in slots], hand_back=_slots_requeue
+    )
+
+
+def _slots_requeue(slots: Sequence[tuple[int, datetime | None]]) -> None:
+    """Send the slots a late batch did not get to as a batch of their own, for a free thread
+    (each poll still skips a slot that passed a whole interval ago, as expired)."""
+    organization_polls_task.apply_async(
+        kwargs={"slots": [[pk, "" if slot is None else slot.isoformat()] for pk, slot in slots]}
+    )
 
 
 def _slot_time(slot: str) -> datetime | None:

@@ -158,6 +158,10 @@ SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 # PostgreSQL's lock_timeout): part of a poll's budget, which its lock outlives
 # (calls.services.poll_lock).
 DATABASE_LOCK_WAIT_SECONDS = 20.0
+# PostgreSQL: a poll's statements are prepared on the server (cipdash/postgresql_backend).
+# Off for a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+# before 1.21, or without max_prepared_statements).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 _SQLITE_OPTIONS = {
     "timeout": DATABASE_LOCK_WAIT_SECONDS,
     "transaction_mode": "IMMEDIATE",
@@ -192,7 +196,10 @@ def _database() -> dict[str, object]:
         options: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
         lock_wait = f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"
         options["options"] = f"{options.get('options', '')} {lock_wait}".strip()
-        config["OPTIONS"] = options
+        if DATABASE_PREPARED_STATEMENTS:
+            # After this many runs on a connection (cipdash/postgresql_backend).
+            options["prepare_threshold"] = 5
+        config.update(ENGINE="cipdash.postgresql_backend", OPTIONS=options)
     return config
 
 

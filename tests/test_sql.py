@@ -9,10 +9,18 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import F, Model
+from django.test.utils import CaptureQueriesContext
 
-from calls.models import OrganizationPollState, OrganizationStatus, PollKind, PollOutcome, PollRun
+from calls.models import (
+    Organization,
+    OrganizationPollState,
+    OrganizationStatus,
+    PollKind,
+    PollOutcome,
+    PollRun,
+)
 from calls.services.bulk_sql import db_datetime
-from calls.sql import instance_insert, quoted_columns, quoted_table, row_update
+from calls.sql import instance_insert, quoted_columns, quoted_table, row_update, rows_select
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +108,31 @@ def test_a_row_is_updated_only_where_its_condition_holds():
     assert update("newer", moment + timedelta(microseconds=1))
     assert OrganizationPollState.objects.get(pk=org.pk).last_error == "newer"
     assert not row_update(OrganizationPollState, org.pk + 1, {"last_error": "nobody's"})
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_a_poll_statement_run_again_is_prepared_on_postgresql_and_django_queries_are_not():
+    organization = OrganizationFactory.create()
+    for _ in range(6):  # past the threshold of 5 runs on this connection
+        assert rows_select(Organization, ("name",), "{id} = %s", [organization.pk]) == [
+            (organization.name,)
+        ]
+    if connection.vendor != "postgresql":
+        assert not hasattr(connection, "prepared_cursor")  # SQLite has nothing to prepare
+        return
+    prepared = _prepared_statements()
+    assert [text for text in prepared if quoted_table(Organization) in text and "$1" in text]
+    # Run as prepared, the statement still shows in connection.queries, with its values.
+    with CaptureQueriesContext(connection) as queries:
+        rows_select(Organization, ("name",), "{id} = %s", [organization.pk])
+    (query,) = queries.captured_queries
+    assert query["sql"].endswith(f" = {organization.pk}")
+    # Django's own queries keep binding on the client: however often run, never prepared.
+    for _ in range(6):
+        assert list(Organization.objects.filter(name="no such one")) == []
+    assert _prepared_statements() == prepared

@@ -189,3 +189,20 @@ def test_django_compiler_converts_a_column_with_the_backends_then_the_fields_con
     theirs = {position: found for position, (found, _) in compiler.get_converters(columns).items()}
     ours = {position: found for position, found, _ in sql._converters(model, connection.ops)}
     assert ours == theirs
+
+
+@pytest.mark.django_db
+def test_django_postgresql_backend_makes_its_cursors_in_create_cursor():
+    """cipdash/postgresql_backend: cursor() gets its driver cursor from create_cursor(name),
+    and the module has a cursor class that binds parameters on the server."""
+    from django.db.backends.postgresql import base as postgresql_base
+
+    assert parameters(postgresql_base.DatabaseWrapper.create_cursor) == ["self", "name"]
+    cursor_made = inspect.getsource(BaseDatabaseWrapper._cursor)  # type: ignore[attr-defined]
+    assert "self.create_cursor(name)" in cursor_made
+    assert not issubclass(postgresql_base.ServerBindingCursor, postgresql_base.Cursor)
+    if connection.vendor == "postgresql":
+        with connection.prepared_cursor() as cursor:  # type: ignore[attr-defined]
+            assert isinstance(cursor.cursor, postgresql_base.ServerBindingCursor)
+        with connection.cursor() as cursor:
+            assert isinstance(cursor.cursor, postgresql_base.Cursor)

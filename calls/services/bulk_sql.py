@@ -28,7 +28,7 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 
 from calls.jsoncolumns import CompactJSONEncoder
-from calls.sql import quoted_columns, quoted_table
+from calls.sql import quoted_columns, quoted_table, statement_cursor
 
 
 def db_datetime(value: datetime | None) -> Any:
@@ -63,7 +63,7 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
     A COPY is sent each row as it comes: a generator lets the server take in rows while the
     next ones are being built."""
     copy, rows = _copy_worth_it(rows)
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         if copy:
             _copy(cursor, quoted_table(model), quoted_columns(model, fields), rows)
         elif batch := list(rows):
@@ -89,7 +89,7 @@ def rows_upsert(
         + f" RETURNING {', '.join(quoted_columns(model, returning))}"
     )
     copy, rows = _copy_worth_it(rows)
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         if copy:
             return _staged_upsert(cursor, model, fields, rows, tail=tail)
         batch = list(rows)

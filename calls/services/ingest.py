@@ -27,7 +27,7 @@ from calls.models import (
     OrganizationPollState,
 )
 from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
-from calls.sql import quoted_columns, quoted_table, rows_select
+from calls.sql import quoted_columns, quoted_table, rows_select, statement_cursor
 
 _UPSERT_FIELDS = [
     *CALL_INVOCA_COLUMNS,
@@ -339,7 +339,7 @@ def _misses_write(pks: list[int], *, sighted_before: Any, ends_at_misses: int | 
         params += [ends_at_misses - 1, *sighting_params, ends_at_misses - 1, CallEndReason.MISSED]
     (pk,) = quoted_columns(Call, ("id",))
     placeholders = ", ".join(["%s"] * len(pks))
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(
             f"UPDATE {quoted_table(Call)} SET {', '.join(assignments)} "  # noqa: S608
             f"WHERE {pk} IN ({placeholders})",

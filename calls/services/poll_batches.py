@@ -9,7 +9,7 @@ if each had come alone (calls.services.polling.organization_poll_slot)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,15 +65,32 @@ def _batch(group: list[PollSlot], *, now: datetime) -> PollBatch:
     return PollBatch(starts, expires_at=starts[0][1] + timedelta(seconds=shortest))
 
 
-def poll_batch_run(*, slots: Sequence[tuple[int, datetime | None]]) -> list[str]:
+# A batch whose next slot is this late hands the rest of its slots back to the queue, where
+# free worker threads take them: one slow organization (a large answer, a slow Invoca) must
+# not hold up the polls queued behind it in its batch.
+BATCH_HAND_BACK_LATE = timedelta(seconds=0.5)
+
+Slots = Sequence[tuple[int, datetime | None]]
+
+
+def poll_batch_run(*, slots: Slots, hand_back: Callable[[Slots], None]) -> list[str]:
     """Poll each (organization id, slot) in turn, waiting for its slot to come; one outcome
-    each (see organization_poll_slot). A poll that fails unexpectedly (its database or cache
+    each (see organization_poll_slot), or "handed-back" for the slots given to `hand_back`
+    once the batch's own polls made it fall behind (never before its first poll, so that
+    every batch makes progress). A poll that fails unexpectedly (its database or cache
     unreachable) is logged and the batch goes on: one organization never costs the others
     their poll."""
-    outcomes = []
-    for organization_id, slot_at in slots:
+    outcomes: list[str] = []
+    started_at = timezone.now()
+    for position, (organization_id, slot_at) in enumerate(slots):
         if slot_at is not None:
-            time.sleep(max(0.0, (slot_at - timezone.now()).total_seconds()))
+            now = timezone.now()
+            # Late through this batch's own polls: a batch taken late from a backlog would
+            # only go back to the end of it.
+            if outcomes and now - max(slot_at, started_at) > BATCH_HAND_BACK_LATE:
+                hand_back(slots[position:])
+                return outcomes + ["handed-back"] * (len(slots) - position)
+            time.sleep(max(0.0, (slot_at - now).total_seconds()))
         try:
             outcomes.append(
                 organization_poll_slot(organization_id=organization_id, slot_at=slot_at)

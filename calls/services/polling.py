@@ -108,8 +108,13 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
             following = (slot or now) + step
             if following <= now:  # fell behind (downtime): resume from now, do not catch up
                 following = now + step
-            taken = OrganizationPollState.objects.filter(pk=pk, next_poll_at=slot).update(
-                next_poll_at=following
+            unchanged = "{next_poll_at} IS NULL" if slot is None else "{next_poll_at} = %s"
+            taken = row_update(
+                OrganizationPollState,
+                pk,
+                {"next_poll_at": following},
+                condition=unchanged,
+                params=[] if slot is None else [db_datetime(slot)],
             )
             if taken:
                 claimed.append(PollSlot(pk, slot or now, interval))

@@ -18,6 +18,7 @@ from calls.metrics import (
     bucket_index,
 )
 from calls.models import ExportTally, PollTally
+from calls.sql import statement_cursor
 
 
 def poll_tally_add(
@@ -71,5 +72,5 @@ def _upsert(*, table: str, key: dict[str, Any], added: dict[str, Any]) -> None:
         f"VALUES ({', '.join(['%s'] * len(columns))}) "
         f"ON CONFLICT ({', '.join(quote(name) for name in key)}) DO UPDATE SET {additions}"
     )
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:
         cursor.execute(sql, [*key.values(), *added.values()])

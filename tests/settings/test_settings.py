@@ -34,6 +34,7 @@ print(json.dumps({
     "tick": s.POLL_TICK_SECONDS,
     "static_root": str(s.STATIC_ROOT),
     "proxy_count": s.PROXY_COUNT,
+    "prepare_threshold": s.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold"),
 }))
 """
 PRODUCTION = {
@@ -88,7 +89,8 @@ def test_manage_py_check_with_no_environment_at_all():
 
 def test_production_from_the_environment():
     seen = probe(PRODUCTION)
-    assert seen["engine"] == "django.db.backends.postgresql"
+    assert seen["engine"] == "cipdash.postgresql_backend"
+    assert seen["prepare_threshold"] == 5  # a poll's statements are prepared on the server
     assert (seen["db_name"], seen["db_host"]) == ("cipdash", "db.internal")
     assert seen["broker"] == PRODUCTION["REDIS_URL"]
     assert seen["cache"].endswith("RedisCache")
@@ -107,6 +109,7 @@ def test_production_from_the_environment():
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL"),
         ({"ALLOWED_HOSTS": " , "}, "ALLOWED_HOSTS"),
         ({"DEBUG": "maybe"}, "DEBUG"),
+        ({"DATABASE_PREPARED_STATEMENTS": "sometimes"}, "DATABASE_PREPARED_STATEMENTS"),
         ({"POLL_TICK_SECONDS": "nan"}, "POLL_TICK_SECONDS"),
         ({"POLL_READ_TIMEOUT": "inf"}, "POLL_READ_TIMEOUT"),
         ({"POLL_MAX_RESPONSE_BYTES": "1.5"}, "POLL_MAX_RESPONSE_BYTES"),
@@ -143,6 +146,12 @@ def test_static_files_for_the_proxy_can_live_outside_the_private_data_directory(
 def test_secrets_are_not_required_without_a_production_database(tmp_path):
     seen = probe({"CIPDASH_DATA_DIR": str(tmp_path), "POLL_TICK_SECONDS": "0.5"})
     assert seen["tick"] == 0.5
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler_that_cannot_keep_them():
+    seen = probe({**PRODUCTION, "DATABASE_PREPARED_STATEMENTS": "false"})
+    assert seen["engine"] == "cipdash.postgresql_backend"
+    assert seen["prepare_threshold"] is None  # Django's default: psycopg prepares nothing
 
 
 def test_sqlite_database_url_keeps_the_batching_backend(tmp_path):

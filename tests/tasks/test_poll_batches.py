@@ -5,6 +5,7 @@ organization's failure never costs the others their poll."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -33,7 +34,11 @@ def _organizations(feed: SandboxFeed, count: int) -> list[Organization]:
     return organizations
 
 
-def test_each_organization_of_a_batch_is_polled_once_at_its_own_slot(redis_cache, feed):
+def test_each_organization_of_a_batch_is_polled_once_at_its_own_slot(
+    redis_cache, feed, monkeypatch
+):
+    # However slowly a loaded machine runs them, these polls stay in their batch.
+    monkeypatch.setattr(poll_batches, "BATCH_HAND_BACK_LATE", timedelta(minutes=5))
     organizations = _organizations(feed, 3)
     now = timezone.now()
     slots = [now + timedelta(seconds=0.2 * (number + 1)) for number in range(3)]
@@ -83,3 +88,37 @@ def test_one_failing_poll_does_not_cost_the_others_theirs(redis_cache, feed, mon
     assert feed.request_count(healthy.invoca_id) == 1
     assert f"poll org={broken.pk} failed unexpectedly: DatabaseError" in caplog.text
     assert "555" not in caplog.text  # the error's own words may hold personal data
+
+
+def test_a_batch_that_falls_behind_hands_the_rest_back_to_the_queue(redis_cache, feed, monkeypatch):
+    slow, second, third = _organizations(feed, 3)
+    real_poll = organization_poll_slot
+
+    def poll(*, organization_id, slot_at):
+        outcome = real_poll(organization_id=organization_id, slot_at=slot_at)
+        if organization_id == slow.pk:
+            time.sleep(0.8)  # a large answer, say: the next slots are now late
+        return outcome
+
+    sent: list[dict] = []
+    monkeypatch.setattr(poll_batches, "organization_poll_slot", poll)
+    monkeypatch.setattr(
+        tasks.organization_polls_task, "apply_async", lambda kwargs, **_: sent.append(kwargs)
+    )
+    now = timezone.now()
+    slots = [now, now + timedelta(seconds=0.1), now + timedelta(seconds=0.2)]
+    outcomes = tasks.organization_polls_task(
+        slots=[
+            [organization.pk, slot.isoformat()]
+            for organization, slot in zip((slow, second, third), slots, strict=True)
+        ]
+    )
+    assert outcomes == ["clean", "handed-back", "handed-back"]
+    (handed,) = sent
+    assert handed == {
+        "slots": [[second.pk, slots[1].isoformat()], [third.pk, slots[2].isoformat()]]
+    }
+    # A free thread takes them: each polled once, for its own slot.
+    assert tasks.organization_polls_task(**handed) == ["clean", "clean"]
+    for organization in (slow, second, third):
+        assert feed.request_count(organization.invoca_id) == 1
