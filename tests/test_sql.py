@@ -127,6 +127,9 @@ def test_a_poll_statement_run_again_is_prepared_on_postgresql_and_django_queries
         return
     prepared = _prepared_statements()
     assert [text for text in prepared if quoted_table(Organization) in text and "$1" in text]
+    with connection.cursor() as cursor:  # each run still planned for its own values
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_custom_plan",)
     # Run as prepared, the statement still shows in connection.queries, with its values.
     with CaptureQueriesContext(connection) as queries:
         rows_select(Organization, ("name",), "{id} = %s", [organization.pk])

@@ -2,9 +2,9 @@
 
 A poll runs the same few statements every few seconds for each organization. Django's psycopg
 cursors bind parameters on the client, so the text sent differs on every run and the server
-parses and plans each statement anew: about a third of the database's CPU per poll. A cursor
-from `prepared_cursor()` binds on the server instead, and psycopg prepares a statement once it
-has run `prepare_threshold` times on a connection (DATABASE_PREPARED_STATEMENTS in settings).
+parses each statement anew. A cursor from `prepared_cursor()` binds on the server instead, and
+psycopg prepares a statement once it has run `prepare_threshold` times on a connection
+(DATABASE_PREPARED_STATEMENTS in settings, which also has each run planned for its own values).
 Every other query keeps Django's client-side binding, whose SQL (a parameter in a GROUP BY
 expression, say) server-side binding does not always accept.
 
