@@ -341,13 +341,19 @@ class RunningStack:
 
 @contextlib.contextmanager
 def running_stack(
-    root: Path, feed: Any, invoca_ids: tuple[str, ...], workers: tuple[str, ...]
+    root: Path,
+    feed: Any,
+    invoca_ids: tuple[str, ...],
+    workers: tuple[str, ...],
+    **settings: str,
 ) -> Iterator[RunningStack]:
     """Throwaway servers and a production stack on them: each organization on the feed and
     in the stack, a staff user, the workers, beat and gunicorn, each process in a directory
-    of its own."""
+    of its own. `settings`: environment variables over FAST_POLLS."""
     with throwaway_servers() as (postgres, redis):
-        env = production_environment(database_url=postgres.url, redis_url=redis.url, **FAST_POLLS)
+        env = production_environment(
+            database_url=postgres.url, redis_url=redis.url, **(FAST_POLLS | settings)
+        )
         port = free_port()
         with ProductionStack(root, env) as stack:
             stack_installed(stack, feed, invoca_ids)

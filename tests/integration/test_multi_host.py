@@ -26,10 +26,14 @@ WORKERS = ("worker-1", "worker-2")
 
 
 def test_a_stack_sharing_only_its_servers_polls_serves_and_exports(tmp_path: Path) -> None:
-    # A clock that stands still: the feed's calls stay live for the whole test.
+    # A clock that stands still: the feed's calls stay live for the whole test. One task per
+    # poll: the organizations' slots fall together, and as one batch their polls could all
+    # go to one worker, while this test needs both hosts to poll.
     with (
         SandboxFeed(seed=5, clock=ManualClock(), target_live=3) as feed,
-        running_stack(tmp_path / "hosts", feed, ORGANIZATIONS, WORKERS) as running,
+        running_stack(
+            tmp_path / "hosts", feed, ORGANIZATIONS, WORKERS, POLL_BATCH_SIZE="1"
+        ) as running,
     ):
         stack, database, base_url = running.stack, running.database, running.base_url
 
