@@ -38,8 +38,8 @@ def polls_dispatch_task() -> int:
     ahead = timedelta(seconds=2 * settings.POLL_TICK_SECONDS)
     batches = services.poll_batches_claim(now=now, ahead=ahead)
     for batch in batches:
-        organization_polls_task.apply_async(
-            kwargs={"slots": [[pk, starts_at.isoformat()] for pk, starts_at in batch.slots]},
+        _slots_send(
+            batch.slots,
             # The worker holds the task until its first slot: polls start on time, not at
             # the tick.
             eta=batch.starts_at,
@@ -88,8 +88,15 @@ def organization_polls_task(*, slots: list[list[Any]]) -> list[str]:
 def _slots_requeue(slots: Sequence[tuple[int, datetime | None]]) -> None:
     """Send the slots a late batch did not get to as a batch of their own, for a free thread
     (each poll still skips a slot that passed a whole interval ago, as expired)."""
+    _slots_send(slots)
+
+
+def _slots_send(slots: Sequence[tuple[int, datetime | None]], **options: Any) -> None:
+    """One organization_polls_task for `slots`, each [organization id, slot as ISO 8601 ("":
+    due now)], with Celery's `options`."""
     organization_polls_task.apply_async(
-        kwargs={"slots": [[pk, "" if slot is None else slot.isoformat()] for pk, slot in slots]}
+        kwargs={"slots": [[pk, "" if at is None else at.isoformat()] for pk, at in slots]},
+        **options,
     )
 
 

@@ -6,9 +6,10 @@ back is not counted, and no row is read first, so concurrent processes never los
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.db import connection
+from django.db.models import Model
 
 from calls.metrics import (
     NO_HTTP_STATUS,
@@ -18,7 +19,7 @@ from calls.metrics import (
     bucket_index,
 )
 from calls.models import ExportTally, PollTally
-from calls.sql import statement_cursor
+from calls.sql import quoted_columns, quoted_table, statement_cursor
 
 
 def poll_tally_add(
@@ -37,9 +38,9 @@ def poll_tally_add(
         lag_seconds = max(0.0, lag_seconds)
         lag_bucket = bucket_index(lag_seconds, POLL_LAG_BOUNDS)
     _upsert(
-        table=PollTally._meta.db_table,
+        model=PollTally,
         key={
-            "organization_id": organization_id,
+            "organization": organization_id,
             "outcome": outcome,
             "http_status": http_status or NO_HTTP_STATUS,
             "duration_bucket": bucket_index(duration_seconds, POLL_DURATION_BOUNDS),
@@ -52,25 +53,29 @@ def poll_tally_add(
 def export_tally_add(*, door: str, rows: int) -> None:
     """Count one export from `door` and the rows it wrote."""
     _upsert(
-        table=ExportTally._meta.db_table,
+        model=ExportTally,
         key={"door": door},
         added={"count": 1, "rows": rows},
     )
 
 
-def _upsert(*, table: str, key: dict[str, Any], added: dict[str, Any]) -> None:
-    """INSERT the row, or add `added` to the row of the same key: one statement on SQLite
-    and PostgreSQL alike."""
-    quote = connection.ops.quote_name
-    columns = [*key, *added]
-    additions = ", ".join(
-        f"{quote(name)} = {quote(table)}.{quote(name)} + excluded.{quote(name)}" for name in added
-    )
-    # Names quoted from the model, values passed as parameters.
-    sql = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(name) for name in columns)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(quote(name) for name in key)}) DO UPDATE SET {additions}"
-    )
+def _upsert(*, model: type[Model], key: dict[str, Any], added: dict[str, Any]) -> None:
+    """INSERT the row, or add `added` to the row of the same key (both by field name): one
+    statement on SQLite and PostgreSQL alike."""
     with statement_cursor() as cursor:
-        cursor.execute(sql, [*key.values(), *added.values()])
+        cursor.execute(
+            _upsert_sql(model, tuple(key), tuple(added)), [*key.values(), *added.values()]
+        )
+
+
+@functools.cache
+def _upsert_sql(model: type[Model], key: tuple[str, ...], added: tuple[str, ...]) -> str:
+    table = quoted_table(model)
+    keys, sums = quoted_columns(model, key), quoted_columns(model, added)
+    additions = ", ".join(f"{column} = {table}.{column} + excluded.{column}" for column in sums)
+    # Names quoted from the model, values passed as parameters.
+    return (
+        f"INSERT INTO {table} ({', '.join(keys + sums)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * (len(keys) + len(sums)))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {additions}"
+    )
