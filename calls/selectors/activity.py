@@ -10,7 +10,7 @@ daylight-saving change has its 23 or 25 hours.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -169,10 +169,15 @@ def _scoped(viewer: Viewer, organization_id: int | None) -> Viewer:
 
 
 def activity_page(
-    *, viewer: Viewer, organization_id: int | None, now: datetime, shown_version: str | None
+    *,
+    viewer: Viewer,
+    organization_id: int | None,
+    now: datetime,
+    shown_version: str | None,
+    charts: Collection[str] = CHARTS,
 ) -> ActivityPage:
-    """Every chart of the Activity page for the viewer's organizations (or the one picked);
-    unchanged when `shown_version` is the page's version."""
+    """The Activity page's charts (all, or those named in `charts`) for the viewer's
+    organizations (or the one picked); unchanged when `shown_version` is the page's version."""
     scoped = _scoped(viewer, organization_id)
     version = feed_version_token(
         viewer=scoped,
@@ -197,11 +202,17 @@ def activity_page(
         viewer=viewer,
         organization_id=organization_id,
         time_zone=zone_name,
-        live=live_chart(calls=calls, viewer=scoped, now=now, minutes=DAY_MINUTES, zone=zone),
-        hourly=hourly_chart(calls=calls, now=now, zone=zone),
-        sources=sources_chart(calls=calls, viewer=scoped, since=today),
-        durations=durations_chart(calls=calls, since=today, now=now),
-        feed=feed_health_chart(viewer=scoped, now=now),
+        live=live_chart(calls=calls, viewer=scoped, now=now, minutes=DAY_MINUTES, zone=zone)
+        if "live" in charts
+        else None,
+        hourly=hourly_chart(calls=calls, now=now, zone=zone) if "hourly" in charts else None,
+        sources=sources_chart(calls=calls, viewer=scoped, since=today)
+        if "sources" in charts
+        else None,
+        durations=durations_chart(calls=calls, since=today, now=now)
+        if "durations" in charts
+        else None,
+        feed=feed_health_chart(viewer=scoped, now=now) if "feed" in charts else None,
     )
 
 

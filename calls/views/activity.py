@@ -66,8 +66,9 @@ def activity_csv(request: HtmxHttpRequest, chart: str) -> HttpResponse:
         organization_id=activity_organization(request.GET.get("org"), viewer=viewer),
         now=timezone.now(),
         shown_version=None,
+        charts=(chart,),
     )
-    view = next(view for view in activity_views(page) if view.key == chart)
+    (view,) = activity_views(page)
     response = HttpResponse(_csv_text(view), content_type="text/csv; charset=utf-8")
     stamp = page.now.strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="activity-{chart}-{stamp}.csv"'

@@ -167,6 +167,17 @@ def bin_label(entry: DurationBin) -> str:
     return f"{lower}{RANGE}{duration_text(entry.upper_seconds)}"
 
 
+def _duration_tick(seconds: int) -> str:
+    """ "30s", "2m", "1h": a bin's bound short enough to sit under its bar on the axis."""
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600 and seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    return duration_text(seconds)
+
+
 def durations_view(chart: DurationsChart) -> ChartView:
     if chart.count:
         summary = (
@@ -187,9 +198,9 @@ def durations_view(chart: DurationsChart) -> ChartView:
             "kind": "bars",
             # The axis names each bin by its upper end, short enough for a phone.
             "labels": [
-                f"<{duration_text(entry.upper_seconds)}"
+                f"<{_duration_tick(entry.upper_seconds)}"
                 if entry.upper_seconds is not None
-                else f"{duration_text(entry.lower_seconds)}+"
+                else f"{_duration_tick(entry.lower_seconds)}+"
                 for entry in chart.bins
             ],
             "x": list(range(len(labels))),
@@ -245,16 +256,16 @@ def feed_view(chart: FeedHealthChart, zone: ZoneInfo) -> ChartView:
 
 
 def activity_views(page: ActivityPage) -> list[ChartView]:
-    """The page's charts in the order it shows them."""
-    assert page.live and page.hourly and page.sources and page.durations and page.feed
+    """The charts the page holds, in the order it shows them."""
     zone = ZoneInfo(page.time_zone)
-    return [
-        live_view(page.live, zone),
-        hourly_view(page.hourly, zone, page.now),
-        sources_view(page.sources),
-        durations_view(page.durations),
-        feed_view(page.feed, zone),
+    views = [
+        page.live and live_view(page.live, zone),
+        page.hourly and hourly_view(page.hourly, zone, page.now),
+        page.sources and sources_view(page.sources),
+        page.durations and durations_view(page.durations),
+        page.feed and feed_view(page.feed, zone),
     ]
+    return [view for view in views if view]
 
 
 def wall_spark_data(trend: WallTrend) -> dict[str, Any]:

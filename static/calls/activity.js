@@ -8,6 +8,13 @@
   "use strict";
 
   var charts = [];
+  var WHOLE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
+  // Labelled bins sit at 0, 1, 2…: half a bin of room at each end keeps the first and last
+  // bars, and their labels, whole inside the plot.
+  function halfBinMargins(u, min, max) {
+    return [min - 0.5, max + 0.5];
+  }
 
   function cssVar(el, name, fallback) {
     var value = window.getComputedStyle(el).getPropertyValue(name).trim();
@@ -43,18 +50,25 @@
     var zone = zoneOf(el);
     var axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     var xAxis = Object.assign({}, axis);
-    if (data.labels) {
+    var labelled = Boolean(data.labels);
+    if (labelled) {
+      // One tick per bin (or every few on a narrow chart), never between bins.
+      xAxis.incrs = WHOLE_STEPS;
       xAxis.values = function (u, values) {
         return values.map(function (v) { return data.labels[v] || ""; });
       };
     }
+    // Counts are whole: no tick at 0.5 calls.
+    var yAxis = Object.assign({}, axis, { size: 44 }, data.percent ? {} : { incrs: WHOLE_STEPS });
     var series = [{}];
     data.series.forEach(function (s, i) {
       var colour = colours[Math.min(i, colours.length - 1)];
       var entry = { label: s.label, stroke: colour, width: spark ? 4 : (s.faint ? 1.5 : 2), spanGaps: false };
       if (s.faint) entry.dash = [6, 4];
       if (bars) {
-        entry.paths = window.uPlot.paths.bars({ size: [data.series.length > 1 ? 0.4 : 0.7, 60], align: i ? 1 : -1 });
+        var paired = data.series.length > 1;
+        // Two series sit side by side on each tick; one sits centred on it.
+        entry.paths = window.uPlot.paths.bars({ size: [paired ? 0.4 : 0.7, 60], align: paired ? (i ? 1 : -1) : 0 });
         entry.fill = colour;
         entry.width = 0;
         entry.points = { show: false };
@@ -68,8 +82,8 @@
       legend: { show: false },
       cursor: { show: !spark, points: { show: false } },
       series: series,
-      scales: { x: { time: !data.labels }, y: { range: function (u, min, max) { return [0, data.percent ? 100 : Math.max(1, max)]; } } },
-      axes: spark ? [{ show: false }, { show: false }] : [xAxis, Object.assign({}, axis, { size: 44 })],
+      scales: { x: labelled ? { time: false, range: halfBinMargins } : { time: true }, y: { range: function (u, min, max) { return [0, data.percent ? 100 : Math.max(1, max)]; } } },
+      axes: spark ? [{ show: false }, { show: false }] : [xAxis, yAxis],
       hooks: { drawClear: [shadeSpans(data.spans, cssVar(el, "--chart-span", "rgba(180,35,24,0.15)"))] },
       padding: spark ? [8, 4, 8, 4] : [12, 12, 0, 0],
     };

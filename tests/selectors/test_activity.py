@@ -292,6 +292,21 @@ def test_statements_do_not_grow_with_calls_and_unchanged_reads_nothing(
     assert again.unchanged and again.live is None
 
 
+def test_charts_named_are_the_only_ones_worked_out() -> None:
+    org = quiet_org()
+    make_call(org, "D1", seen=NOW - timedelta(minutes=3))
+    viewer = viewer_of(org)
+    with CaptureQueriesContext(connection) as every:
+        page_for(viewer)
+    with CaptureQueriesContext(connection) as one:
+        page = activity_page(
+            viewer=viewer, organization_id=None, now=NOW, shown_version=None, charts=("durations",)
+        )
+    assert page.durations is not None
+    assert (page.live, page.hourly, page.sources, page.feed) == (None, None, None, None)
+    assert len(one.captured_queries) < len(every.captured_queries)
+
+
 def test_wall_trend_covers_the_last_hour_and_this_hour() -> None:
     org = quiet_org()
     make_call(org, "T1", seen=NOW - timedelta(minutes=3))

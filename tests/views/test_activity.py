@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -138,3 +139,13 @@ def test_wallboard_shows_the_last_hour_and_this_hour(world: World) -> None:
     assert "Live calls over the last 60 minutes" in body
     hour = re.search(r'data-wall-hour><span class="wall-value">(\d+)</span> vs (\d+)', body)
     assert hour is not None and hour.groups() == ("1", "0")
+
+
+def test_duration_axis_names_each_bin_in_a_few_characters(world: World) -> None:
+    body = world.client_for("supervisor").get("/activity/").content.decode()
+    found = re.search(
+        r'<script id="chart-durations-data" type="application/json">(.*?)</script>', body
+    )
+    assert found is not None
+    labels = json.loads(found.group(1))["labels"]
+    assert labels == ["<30s", "<1m", "<2m", "<3m", "<5m", "<10m", "<20m", "<30m", "<1h", "1h+"]
