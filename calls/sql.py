@@ -39,14 +39,30 @@ def quoted_table(model: type[Model]) -> str:
 
 
 def rows_select(
-    model: type[Model], fields: tuple[str, ...], condition: str, params: Sequence[Any]
+    model: type[Model],
+    fields: tuple[str, ...],
+    condition: str,
+    params: Sequence[Any],
+    *,
+    planned_per_run: bool = False,
 ) -> list[tuple[Any, ...]]:
     """The `fields` of `model`'s rows that meet `condition`, one tuple each, as the database
     gives them (SQLite: a boolean as 0 or 1). In `condition`, `{name}` stands for a field's
     quoted column and every value is a `%s` parameter. For the reads of every poll: built
     through the ORM, a statement costs several times what it costs to run; this one is
-    written once per process."""
-    return _fetch(_select_sql(((model, fields),), f"WHERE {condition}"), params)
+    written once per process.
+
+    `planned_per_run`: never prepared (see statement_cursor), so that the database plans each
+    run for its own values. For a read whose best plan depends on them: a plan PostgreSQL made
+    once for any organization, from the statistics of a young calls table, went on reading
+    every row of the table for one organization's live calls."""
+    sql = _select_sql(((model, fields),), f"WHERE {condition}")
+    if planned_per_run:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+    return _fetch(sql, params)
 
 
 def instances_select(

@@ -196,12 +196,10 @@ def _database() -> dict[str, object]:
         options: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
         server_settings = [f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"]
         if DATABASE_PREPARED_STATEMENTS:
-            # After this many runs on a connection (cipdash/postgresql_backend).
+            # After this many runs on a connection (cipdash/postgresql_backend). The reads of
+            # an organization's calls are left out, to be planned for each run's values
+            # (calls.sql.rows_select).
             options["prepare_threshold"] = 5
-            # Parsed once, but planned for each run's values: a plan made once for any values
-            # would be kept while the calls table grows past what it was made for (a generic
-            # plan from a young table scanned the whole table for an organization's live calls).
-            server_settings.append("-c plan_cache_mode=force_custom_plan")
         options["options"] = " ".join([str(options.get("options", "")), *server_settings]).strip()
         config.update(ENGINE="cipdash.postgresql_backend", OPTIONS=options)
     return config

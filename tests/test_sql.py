@@ -127,9 +127,6 @@ def test_a_poll_statement_run_again_is_prepared_on_postgresql_and_django_queries
         return
     prepared = _prepared_statements()
     assert [text for text in prepared if quoted_table(Organization) in text and "$1" in text]
-    with connection.cursor() as cursor:  # each run still planned for its own values
-        cursor.execute("SHOW plan_cache_mode")
-        assert cursor.fetchone() == ("force_custom_plan",)
     # Run as prepared, the statement still shows in connection.queries, with its values.
     with CaptureQueriesContext(connection) as queries:
         rows_select(Organization, ("name",), "{id} = %s", [organization.pk])
@@ -139,3 +136,22 @@ def test_a_poll_statement_run_again_is_prepared_on_postgresql_and_django_queries
     for _ in range(6):
         assert list(Organization.objects.filter(name="no such one")) == []
     assert _prepared_statements() == prepared
+
+
+def test_a_read_planned_per_run_is_never_prepared():
+    organization = OrganizationFactory.create()
+    # A condition no other statement has, to find this read among the connection's.
+    condition = "{id} = %s AND {invoca_id} IS NOT NULL"
+    for planned_per_run in (True, False):
+        for _ in range(6):  # past the threshold of 5 runs on this connection
+            assert rows_select(
+                Organization,
+                ("name",),
+                condition,
+                [organization.pk],
+                planned_per_run=planned_per_run,
+            ) == [(organization.name,)]
+        if connection.vendor == "postgresql":
+            marker = quoted_columns(Organization, ("invoca_id",))[0] + " IS NOT NULL"
+            prepared = [text for text in _prepared_statements() if marker in text]
+            assert bool(prepared) is not planned_per_run

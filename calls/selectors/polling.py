@@ -66,6 +66,7 @@ def live_calls_known(*, organization: Organization) -> dict[str, KnownCall]:
         ("transaction_id", "raw_hash", "raw_size", "content_hash"),
         "{organization} = %s AND {ended_at} IS NULL AND {raw_size} > 0",
         [organization.pk],
+        planned_per_run=True,
     )
     return {
         transaction_id: KnownCall(raw_hash, raw_size, content_hash)

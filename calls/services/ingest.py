@@ -170,6 +170,7 @@ def _stored_calls(
             (*_STORED_COLUMNS, "sighting_current"),
             "{organization} = %s AND {ended_at} IS NULL",
             [organization.pk],
+            planned_per_run=True,
         )
     }
     unknown = [transaction_id for transaction_id in incoming if transaction_id not in live]
@@ -184,6 +185,7 @@ def _stored_calls(
                 "{organization} = %s AND {ended_at} IS NOT NULL"
                 f" AND {{transaction_id}} IN ({placeholders})",
                 [organization.pk, *unknown],
+                planned_per_run=True,
             )
         }
     return live, ended

@@ -4,7 +4,8 @@ A poll runs the same few statements every few seconds for each organization. Dja
 cursors bind parameters on the client, so the text sent differs on every run and the server
 parses each statement anew. A cursor from `prepared_cursor()` binds on the server instead, and
 psycopg prepares a statement once it has run `prepare_threshold` times on a connection
-(DATABASE_PREPARED_STATEMENTS in settings, which also has each run planned for its own values).
+(DATABASE_PREPARED_STATEMENTS in settings); the reads whose plan depends on their values stay
+unprepared (calls.sql.rows_select's `planned_per_run`).
 Every other query keeps Django's client-side binding, whose SQL (a parameter in a GROUP BY
 expression, say) server-side binding does not always accept.
 
