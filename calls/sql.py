@@ -56,13 +56,9 @@ def rows_select(
     run for its own values. For a read whose best plan depends on them: a plan PostgreSQL made
     once for any organization, from the statistics of a young calls table, went on reading
     every row of the table for one organization's live calls."""
-    sql = _select_sql(((model, fields),), f"WHERE {condition}")
-    if planned_per_run:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-        return rows
-    return _fetch(sql, params)
+    return _fetch(
+        _select_sql(((model, fields),), f"WHERE {condition}"), params, prepared=not planned_per_run
+    )
 
 
 def instances_select(
@@ -137,8 +133,8 @@ def statement_cursor() -> CursorWrapper:
     return prepared_cursor() if prepared_cursor is not None else connection.cursor()
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with statement_cursor() as cursor:
+def _fetch(sql: str, params: Sequence[Any], *, prepared: bool = True) -> list[tuple[Any, ...]]:
+    with statement_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return rows

@@ -7,7 +7,6 @@ messages already queued, and beat's schedule in a running process, with no task 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from calls import services
 from calls.heartbeat import HEARTBEAT_KEY
+from calls.services.poll_batches import Slots
 from calls.services.poll_lock import poll_task_time_limits
 
 log = logging.getLogger("calls.tasks")
@@ -80,18 +80,14 @@ def organization_poll_task(*, organization_id: int, slot: str = "") -> str:
 def organization_polls_task(*, slots: list[list[Any]]) -> list[str]:
     """Poll each [organization id, slot (ISO 8601)] in turn, each at its slot (see
     calls.services.poll_batches)."""
+    # The slots a late batch did not get to go back as a batch of their own, for a free
+    # thread (each poll still skips a slot that passed a whole interval ago, as expired).
     return services.poll_batch_run(
-        slots=[(int(pk), _slot_time(slot)) for pk, slot in slots], hand_back=_slots_requeue
+        slots=[(int(pk), _slot_time(slot)) for pk, slot in slots], hand_back=_slots_send
     )
 
 
-def _slots_requeue(slots: Sequence[tuple[int, datetime | None]]) -> None:
-    """Send the slots a late batch did not get to as a batch of their own, for a free thread
-    (each poll still skips a slot that passed a whole interval ago, as expired)."""
-    _slots_send(slots)
-
-
-def _slots_send(slots: Sequence[tuple[int, datetime | None]], **options: Any) -> None:
+def _slots_send(slots: Slots, **options: Any) -> None:
     """One organization_polls_task for `slots`, each [organization id, slot as ISO 8601 ("":
     due now)], with Celery's `options`."""
     organization_polls_task.apply_async(

@@ -194,13 +194,13 @@ def _database() -> dict[str, object]:
         config.update(ENGINE="cipdash.sqlite_backend", OPTIONS=dict(_SQLITE_OPTIONS))
     elif "postgresql" in str(config.get("ENGINE")):
         options: dict[str, object] = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
-        server_settings = [f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"]
+        lock_wait = f"-c lock_timeout={int(DATABASE_LOCK_WAIT_SECONDS * 1000)}"
         if DATABASE_PREPARED_STATEMENTS:
             # After this many runs on a connection (cipdash/postgresql_backend). The reads of
             # an organization's calls are left out, to be planned for each run's values
             # (calls.sql.rows_select).
             options["prepare_threshold"] = 5
-        options["options"] = " ".join([str(options.get("options", "")), *server_settings]).strip()
+        options["options"] = f"{options.get('options', '')} {lock_wait}".strip()
         config.update(ENGINE="cipdash.postgresql_backend", OPTIONS=options)
     return config
 
