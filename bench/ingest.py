@@ -76,13 +76,14 @@ class IngestBench:
 
     def _ingest(self, organization: Any, body: bytes) -> Any:
         from calls.invoca import current_calls_read
-        from calls.selectors.polling import live_calls_known
+        from calls.selectors.polling import live_calls_stored
         from calls.services import poll_result_ingest
 
         now = self.now()
-        result = current_calls_read(body, known=live_calls_known(organization=organization))
+        live = live_calls_stored(organization=organization)
+        result = current_calls_read(body, known=live)
         return poll_result_ingest(
-            organization=organization, result=result, started_at=now, finished_at=now
+            organization=organization, result=result, started_at=now, finished_at=now, live=live
         )
 
     def naive_ingest(self, organization: Any, body: bytes) -> None:

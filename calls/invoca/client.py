@@ -36,6 +36,13 @@ ENDPOINT = "calls_in_progress/current_calls.json"
 ORGANIZATION_TYPES = ("Network", "Advertiser")
 USER_AGENT = "cipdash/0.1 (+calls-in-progress monitor)"
 _CHUNK = 256 * 1024
+# Every request's headers but the token: requests' defaults (compressed answers welcome,
+# keep-alive) and ours.
+_HEADERS = {
+    **requests.utils.default_headers(),
+    "Accept": "application/json",
+    "User-Agent": USER_AGENT,
+}
 
 log = logging.getLogger("calls.invoca")
 
@@ -265,14 +272,17 @@ def _exchange(
 ) -> CurrentCallsResult | tuple[int, str, bytes]:
     """The request and the raw answer: (status, content type, body)."""
     started = time.monotonic()
-    with http.get(
+    # Prepared on its own rather than by the session, whose merging of its cookies, auth and
+    # headers into each request is a sixth of the exchange's CPU and adds nothing here: the
+    # session has no auth or headers of its own, and no cookie of an answer goes back.
+    prepared = requests.Request(
+        "GET",
         request.url,
         params=request.params(),
-        headers={
-            "Authorization": request.token,
-            "Accept": "application/json",
-            "User-Agent": USER_AGENT,
-        },
+        headers={**_HEADERS, "Authorization": request.token},
+    ).prepare()
+    with http.send(
+        prepared,
         timeout=(request.connect_timeout, read_timeout),
         stream=True,
         allow_redirects=False,

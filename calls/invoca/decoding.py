@@ -80,7 +80,7 @@ def _known_text(text: str, at: int, known: Mapping[str, KnownCall]) -> KnownText
     if start is None:
         return None
     stored = known.get(start.group(1))
-    if stored is None:
+    if stored is None or not stored.raw_size:
         return None
     end = at + stored.raw_size
     if text[end - 1 : end] != "}":

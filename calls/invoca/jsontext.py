@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 # PostgreSQL stores no NUL in text or jsonb, and no UTF-8 database stores a lone surrogate.
 # Both can only reach a decoded value through \u escapes, so only text holding one is walked.
@@ -44,12 +44,17 @@ def text_digest(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest()
 
 
-class KnownCall(NamedTuple):
+class KnownCall(Protocol):
     """What is stored of a live call's text as last received, to recognise it again."""
 
-    raw_hash: str
-    raw_size: int  # in characters
-    content_hash: str
+    @property
+    def raw_hash(self) -> str: ...
+
+    @property
+    def raw_size(self) -> int: ...  # in characters (0: no text stored)
+
+    @property
+    def content_hash(self) -> str: ...
 
 
 class KnownText(NamedTuple):

@@ -1,13 +1,14 @@
 """What a poll reads before it asks Invoca: the organization with its poll state and the
-token to send, and the texts of the live calls it already holds."""
+token to send, and the live calls it already holds; and, once the answer is in, the ended
+calls it brings back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
-from calls.invoca import KnownCall, url_origin
+from calls.invoca import url_origin
 from calls.models import ApiToken, Call, Organization, OrganizationPollState
 from calls.sql import instances_select, rows_select
 
@@ -57,18 +58,67 @@ def api_token_pick(tokens: Iterable[ApiToken], *, base_url: str) -> ApiToken | N
     return next((token for token in tokens if token.origin == origin), None)
 
 
-def live_calls_known(*, organization: Organization) -> dict[str, KnownCall]:
-    """Each live call's stored text (digest, length, content hash) by transaction id, so that
-    the answer's unchanged calls are recognised instead of decoded. Read outside the poll's
-    transaction: a stale entry only means a call is decoded after all."""
+class StoredCall(NamedTuple):  # thousands per poll: a tuple is the cheapest record to build
+    """A call as the poll compares it with the answer: its row, the digest and length of its
+    text as last received (a calls.invoca.KnownCall, so that the decoder recognises that text
+    sent again), its content hash and where it stands in the sightings."""
+
+    pk: int
+    raw_hash: str
+    raw_size: int  # 0: no text stored
+    content_hash: str
+    missed_polls: int
+    sighting_current: bool
+    ended: bool = False
+
+    @property
+    def sighted_now(self) -> bool:
+        """In the answer before, and (so far) counted as in this one."""
+        return self.sighting_current and not self.missed_polls and not self.ended
+
+
+_STORED_COLUMNS = ("transaction_id", "id", "raw_hash", "raw_size", "content_hash", "missed_polls")
+
+
+def live_calls_stored(*, organization: Organization) -> dict[str, StoredCall]:
+    """The organization's live calls by transaction id. A poll reads them once, under the
+    organization's lock, before its request: the decoder recognises the calls sent again
+    unchanged by them, and the ingest compares the answer with them. No other poll or lookup
+    writes them meanwhile; a call the unconfirmed ender ends meanwhile (it takes no lock) and
+    the answer holds unchanged is reopened by the next poll.
+
+    Planned per run (calls.sql.rows_select): a plan PostgreSQL made once for any organization,
+    from the statistics of a young calls table, went on reading every row of the table."""
     rows = rows_select(
         Call,
-        ("transaction_id", "raw_hash", "raw_size", "content_hash"),
-        "{organization} = %s AND {ended_at} IS NULL AND {raw_size} > 0",
+        (*_STORED_COLUMNS, "sighting_current"),
+        "{organization} = %s AND {ended_at} IS NULL",
         [organization.pk],
         planned_per_run=True,
     )
     return {
-        transaction_id: KnownCall(raw_hash, raw_size, content_hash)
-        for transaction_id, raw_hash, raw_size, content_hash in rows
+        transaction_id: StoredCall(pk, raw_hash, raw_size, digest, missed, bool(current))
+        for transaction_id, pk, raw_hash, raw_size, digest, missed, current in rows
+    }
+
+
+def ended_calls_stored(
+    *, organization: Organization, transaction_ids: Sequence[str]
+) -> dict[str, StoredCall]:
+    """Those of `transaction_ids` that are the organization's ended calls (an answer brings
+    them back)."""
+    if not transaction_ids:
+        return {}
+    placeholders = ", ".join(["%s"] * len(transaction_ids))
+    rows = rows_select(
+        Call,
+        _STORED_COLUMNS,
+        "{organization} = %s AND {ended_at} IS NOT NULL"
+        f" AND {{transaction_id}} IN ({placeholders})",
+        [organization.pk, *transaction_ids],
+        planned_per_run=True,
+    )
+    return {
+        transaction_id: StoredCall(pk, raw_hash, raw_size, digest, missed, False, ended=True)
+        for transaction_id, pk, raw_hash, raw_size, digest, missed in rows
     }

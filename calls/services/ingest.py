@@ -10,10 +10,10 @@ K misses, at their last sighting. Nothing here reads the clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.db import connection
 
@@ -26,6 +26,7 @@ from calls.models import (
     Organization,
     OrganizationPollState,
 )
+from calls.selectors.polling import StoredCall, ended_calls_stored, live_calls_stored
 from calls.services.bulk_sql import db_datetime, db_json, rows_insert, rows_upsert
 from calls.sql import quoted_columns, quoted_table, rows_select, statement_cursor
 
@@ -142,55 +143,6 @@ def _utf8_encodable(text: str) -> bool:
     return True
 
 
-class _Stored(NamedTuple):  # thousands per poll: a tuple is the cheapest record to build
-    pk: int
-    raw_hash: str
-    content_hash: str
-    missed_polls: int
-    sighting_current: bool
-    ended: bool = False
-
-    @property
-    def sighted_now(self) -> bool:
-        """In the answer before, and (so far) counted as in this one."""
-        return self.sighting_current and not self.missed_polls and not self.ended
-
-
-_STORED_COLUMNS = ("transaction_id", "id", "raw_hash", "content_hash", "missed_polls")
-
-
-def _stored_calls(
-    organization: Organization, incoming: dict[str, CurrentCall]
-) -> tuple[dict[str, _Stored], dict[str, _Stored]]:
-    """The organization's live calls, and the ended ones this answer brings back."""
-    live = {
-        transaction_id: _Stored(pk, raw, digest, missed, bool(current))
-        for transaction_id, pk, raw, digest, missed, current in rows_select(
-            Call,
-            (*_STORED_COLUMNS, "sighting_current"),
-            "{organization} = %s AND {ended_at} IS NULL",
-            [organization.pk],
-            planned_per_run=True,
-        )
-    }
-    unknown = [transaction_id for transaction_id in incoming if transaction_id not in live]
-    ended = {}
-    if unknown:
-        placeholders = ", ".join(["%s"] * len(unknown))
-        ended = {
-            transaction_id: _Stored(pk, raw, digest, missed, False, ended=True)
-            for transaction_id, pk, raw, digest, missed in rows_select(
-                Call,
-                _STORED_COLUMNS,
-                "{organization} = %s AND {ended_at} IS NOT NULL"
-                f" AND {{transaction_id}} IN ({placeholders})",
-                [organization.pk, *unknown],
-                planned_per_run=True,
-            )
-        }
-    return live, ended
-
-
 def _sighted_before(organization: Organization) -> Any:
     """When the answer before this one was applied, as the database holds it (the misses'
     UPDATE compares it with other rows' times). Locks the organization's poll state, late in
@@ -206,12 +158,23 @@ def _sighted_before(organization: Organization) -> Any:
 
 
 def calls_apply(
-    *, organization: Organization, result: CurrentCallsResult, now: datetime
+    *,
+    organization: Organization,
+    result: CurrentCallsResult,
+    now: datetime,
+    live: Mapping[str, StoredCall] | None = None,
 ) -> IngestCounts:
     """Write one answer's calls. Must run inside a transaction (poll_result_ingest's), which
-    then sets the organization's poll_state.sighted_at to `now`."""
+    then sets the organization's poll_state.sighted_at to `now`. `live`: the organization's
+    live calls as the poll read them before its request (calls.selectors.live_calls_stored);
+    read here when not given."""
+    if live is None:
+        live = live_calls_stored(organization=organization)
     incoming = {call.transaction_id: call for call in result.calls}
-    live, ended_known = _stored_calls(organization, incoming)
+    ended_known = ended_calls_stored(
+        organization=organization,
+        transaction_ids=[tid for tid in incoming if tid not in live],
+    )
     to_write: list[CurrentCall] = []
     to_snapshot: list[CurrentCall] = []
     seen_again: list[int] = []  # unchanged, but missed or left out of the answer before
@@ -293,7 +256,7 @@ def _calls_upsert(
 def _absent_record(
     organization: Organization,
     *,
-    absent: list[_Stored],
+    absent: list[StoredCall],
     clean: bool,
 ) -> int:
     """Live calls left out of the answer: their last sighting was the answer before, if they

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +42,13 @@ from calls.models import (
     PollOutcome,
     PollRun,
 )
-from calls.selectors.polling import PollSubject, api_token_pick, live_calls_known, poll_subject
+from calls.selectors.polling import (
+    PollSubject,
+    StoredCall,
+    api_token_pick,
+    live_calls_stored,
+    poll_subject,
+)
 from calls.services.bulk_sql import db_datetime
 from calls.services.ingest import IngestCounts, calls_apply
 from calls.services.poll_lock import (
@@ -177,8 +184,10 @@ def poll_result_ingest(
     token: ApiToken | None = None,
     lease: PollLease | None = None,
     slot_at: datetime | None = None,
+    live: Mapping[str, StoredCall] | None = None,
 ) -> PollAttempt:
     """Apply a successful answer, record the run and the organization's state, atomically.
+    `live`: the organization's live calls, read before the request (see calls_apply).
 
     Never an old answer: the organization's row is updated (and so locked until the commit)
     only if this answer's request started after the one behind the latest applied answer
@@ -191,7 +200,9 @@ def poll_result_ingest(
     before = organization.poll_state
     try:
         with transaction.atomic():
-            counts = calls_apply(organization=organization, result=result, now=finished_at)
+            counts = calls_apply(
+                organization=organization, result=result, now=finished_at, live=live
+            )
             run = _poll_run_create(
                 organization=organization,
                 kind=kind,
@@ -471,7 +482,8 @@ def _organization_poll(
         if token is None:
             raise api_token_missing(organization=organization)
         request = organization_request(organization=organization, token=token, filters=filters)
-        result = current_calls_fetch(request, known=live_calls_known(organization=organization))
+        live = live_calls_stored(organization=organization)
+        result = current_calls_fetch(request, known=live)
         return poll_result_ingest(
             organization=organization,
             result=result,
@@ -481,6 +493,7 @@ def _organization_poll(
             token=token,
             lease=lease,
             slot_at=slot_at,
+            live=live,
         )
     except SecretUndecryptable as exc:
         error = AuthenticationFailed(str(exc))

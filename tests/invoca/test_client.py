@@ -58,6 +58,23 @@ def test_get_with_raw_token_in_the_header_and_never_in_the_url(api):
     assert query == {"organization_type": ["Network"], "id": ["1001"]}
 
 
+def test_the_request_welcomes_a_compressed_json_answer_and_names_its_client(api):
+    answer(api)
+    current_calls_fetch(make_request())
+    sent = api.calls[0].request.headers
+    assert sent["Accept"] == "application/json"
+    assert sent["User-Agent"].startswith("cipdash/")
+    assert "gzip" in sent["Accept-Encoding"]
+
+
+def test_a_cookie_the_answer_sets_is_never_sent_back(api):
+    answer(api, headers={"Set-Cookie": "lb=node-7; Path=/"})
+    answer(api)
+    current_calls_fetch(make_request())
+    current_calls_fetch(make_request())
+    assert [call.request.headers.get("Cookie") for call in api.calls] == [None, None]
+
+
 def test_base_url_is_per_organization(api):
     other = "https://acme.invoca.net/api/2023-10-09/calls_in_progress/current_calls.json"
     api.get(other, json={"current_calls": []})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import NamedTuple
 
 import pytest
 
@@ -12,6 +13,15 @@ from calls.invoca import BadResponse, KnownCall, current_calls_read
 from calls.invoca.decoding import body_decode
 from calls.invoca.jsontext import DECODER, KnownText, text_digest
 from tests.factories import call_payload
+
+
+class Stored(NamedTuple):
+    """What the database holds of a call's text: a KnownCall."""
+
+    raw_hash: str
+    raw_size: int
+    content_hash: str
+
 
 BODIES = [
     '{"current_calls": []}',
@@ -60,7 +70,7 @@ def known_of(body: bytes) -> dict[str, KnownCall]:
     """What the database holds after this body was applied."""
     result = current_calls_read(body)
     return {
-        call.transaction_id: KnownCall(call.raw_digest, call.raw_size, call.content_hash)
+        call.transaction_id: Stored(call.raw_digest, call.raw_size, call.content_hash)
         for call in result.calls
     }
 
@@ -119,9 +129,18 @@ def test_a_known_text_must_still_be_followed_by_valid_json():
 def test_a_call_written_with_its_id_elsewhere_is_decoded_as_usual():
     payload = {"call_status": "bridged", "transaction_id": "A"}
     text = json.dumps({"current_calls": [payload]})
-    known = {"A": KnownCall(text_digest(json.dumps(payload)), len(json.dumps(payload)), "x")}
+    known = {"A": Stored(text_digest(json.dumps(payload)), len(json.dumps(payload)), "x")}
     entry = body_decode(text.encode(), http_status=200, known=known).data["current_calls"][0]
     assert entry == payload
+
+
+def test_a_call_stored_without_its_text_is_decoded_as_usual():
+    payload = {"transaction_id": "A"}
+    text = json.dumps({"current_calls": [payload]})
+    known = {"A": Stored(text_digest(""), 0, "x")}
+    decoded = body_decode(text.encode(), http_status=200, known=known).data["current_calls"]
+    assert decoded == [payload]
+    assert not any(isinstance(entry, KnownText) for entry in decoded)
 
 
 def test_a_recognised_call_with_unstorable_escapes_is_made_storable_when_decoded():

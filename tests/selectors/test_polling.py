@@ -1,6 +1,7 @@
 """What a poll reads before it asks Invoca (calls.selectors.polling): its organization, poll
-state and token in one query, and the stored text of each call its organization still has
-live, and nothing else."""
+state and token in one query, and the calls its organization still has live (the stored
+text of each, and where it stands in the sightings), and nothing else; then the ended calls
+an answer brings back."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.invoca import KnownCall, current_calls_read
+from calls.invoca import current_calls_read
 from calls.invoca.jsontext import text_digest
 from calls.models import ApiToken, Call, Organization, OrganizationStatus
-from calls.selectors.polling import live_calls_known, poll_subject
+from calls.selectors.polling import (
+    StoredCall,
+    ended_calls_stored,
+    live_calls_stored,
+    poll_subject,
+)
 from calls.services import poll_result_ingest
 from tests.factories import ApiTokenFactory, OrganizationFactory, call_payload
 
@@ -27,22 +33,44 @@ def ingest(org: Organization, payloads: list[dict[str, object]]) -> None:
     """One clean poll answering `payloads` as bytes, as a real poll reads them."""
     body = json.dumps({"current_calls": payloads}).encode()
     org.refresh_from_db()
-    result = current_calls_read(body, known=live_calls_known(organization=org))
+    result = current_calls_read(body, known=live_calls_stored(organization=org))
     now = timezone.now()
     poll_result_ingest(organization=org, result=result, started_at=now, finished_at=now)
 
 
-def test_only_the_organizations_live_calls_with_a_stored_text_are_known() -> None:
+def test_the_organizations_live_calls_are_read_as_stored() -> None:
     org, other = OrganizationFactory.create(), OrganizationFactory.create()
     ingest(org, [call_payload("LIVE"), call_payload("ENDED"), call_payload("NO-TEXT")])
     ingest(other, [call_payload("ELSEWHERE")])
     Call.objects.filter(transaction_id="ENDED").update(ended_at=timezone.now())
-    Call.objects.filter(transaction_id="NO-TEXT").update(raw_size=0)
+    Call.objects.filter(transaction_id="NO-TEXT").update(raw_size=0, missed_polls=2)
 
-    known = live_calls_known(organization=org)
+    stored = live_calls_stored(organization=org)
 
-    live = Call.objects.get(transaction_id="LIVE")
-    assert known == {"LIVE": KnownCall(live.raw_hash, live.raw_size, live.content_hash)}
+    live, no_text = (
+        Call.objects.get(transaction_id="LIVE"),
+        Call.objects.get(transaction_id="NO-TEXT"),
+    )
+    assert stored == {
+        "LIVE": StoredCall(live.pk, live.raw_hash, live.raw_size, live.content_hash, 0, True),
+        "NO-TEXT": StoredCall(no_text.pk, no_text.raw_hash, 0, no_text.content_hash, 2, True),
+    }
+    assert stored["LIVE"].sighted_now and not stored["NO-TEXT"].sighted_now
+
+
+def test_the_ended_calls_an_answer_names_are_read_as_ended() -> None:
+    org, other = OrganizationFactory.create(), OrganizationFactory.create()
+    ingest(org, [call_payload("ENDED"), call_payload("LIVE"), call_payload("UNNAMED")])
+    ingest(other, [call_payload("ENDED")])
+    Call.objects.filter(transaction_id__in=["ENDED", "UNNAMED"]).update(ended_at=timezone.now())
+
+    ended = ended_calls_stored(organization=org, transaction_ids=["ENDED", "LIVE", "NEW"])
+
+    row = Call.objects.get(organization=org, transaction_id="ENDED")
+    assert ended == {
+        "ENDED": StoredCall(row.pk, row.raw_hash, row.raw_size, row.content_hash, 0, False, True)
+    }
+    assert ended_calls_stored(organization=org, transaction_ids=[]) == {}
 
 
 def test_a_known_call_is_the_digest_and_length_of_the_text_received() -> None:
@@ -50,7 +78,7 @@ def test_a_known_call_is_the_digest_and_length_of_the_text_received() -> None:
     payload = call_payload("LIVE")
     ingest(org, [payload])
     text = json.dumps(payload)
-    known = live_calls_known(organization=org)["LIVE"]
+    known = live_calls_stored(organization=org)["LIVE"]
     assert (known.raw_hash, known.raw_size) == (text_digest(text), len(text))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallSnapshot, Organization, PollKind, PollOutcome, PollRun
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import live_calls_stored
 from calls.services import PollAttempt, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -34,7 +34,7 @@ def answer(
 ) -> PollAttempt:
     body = json.dumps({"current_calls": [call_payload(i) for i in ids]}).encode()
     org.refresh_from_db()
-    result = current_calls_read(body, known=live_calls_known(organization=org), filtered=filtered)
+    result = current_calls_read(body, known=live_calls_stored(organization=org), filtered=filtered)
     return poll_result_ingest(
         organization=org,
         result=result,

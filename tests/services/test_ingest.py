@@ -21,7 +21,7 @@ from calls.models import (
     OrganizationStatus,
     PollRun,
 )
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import live_calls_stored
 from calls.services import bulk_sql, poll_failure_record, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -37,7 +37,7 @@ def ingest(org: Organization, payloads: list, when: datetime, **flags):
     """Apply an answer as a poll does: from its bytes, recognising the calls it holds."""
     body = json.dumps({"current_calls": payloads, **flags.pop("body", {})}).encode()
     org.refresh_from_db()
-    result = current_calls_read(body, known=live_calls_known(organization=org), **flags)
+    result = current_calls_read(body, known=live_calls_stored(organization=org), **flags)
     return poll_result_ingest(organization=org, result=result, started_at=when, finished_at=when)
 
 

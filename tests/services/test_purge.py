@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from calls.invoca.decoding import current_calls_read
 from calls.models import AuditEvent, Call, CallEndReason, CallSnapshot, Organization
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import live_calls_stored
 from calls.services import PurgeCounts, calls_purge, poll_result_ingest
 from calls.services.audit import audit_record
 from tests.factories import OrganizationFactory, call_payload
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def ingest(org: Organization, transaction_ids: list[str], when: datetime) -> None:
     body = json.dumps({"current_calls": [call_payload(t) for t in transaction_ids]}).encode()
     org.refresh_from_db()
-    result = current_calls_read(body, known=live_calls_known(organization=org))
+    result = current_calls_read(body, known=live_calls_stored(organization=org))
     poll_result_ingest(organization=org, result=result, started_at=when, finished_at=when)
 
 

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from calls.invoca import Unavailable
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallEndReason, Organization, OrganizationPollState
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import live_calls_stored
 from calls.services import calls_end_unconfirmed, poll_failure_record, poll_result_ingest
 from tests.factories import OrganizationFactory, call_payload
 
@@ -30,7 +30,7 @@ def at(seconds: float) -> datetime:
 def ingest(org: Organization, transaction_ids: list[str], when: datetime) -> None:
     body = json.dumps({"current_calls": [call_payload(t) for t in transaction_ids]}).encode()
     org.refresh_from_db()
-    result = current_calls_read(body, known=live_calls_known(organization=org))
+    result = current_calls_read(body, known=live_calls_stored(organization=org))
     poll_result_ingest(organization=org, result=result, started_at=when, finished_at=when)
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from calls import tasks
 from calls.invoca.decoding import current_calls_read
 from calls.models import Call, CallEndReason
-from calls.selectors.polling import live_calls_known
+from calls.selectors.polling import live_calls_stored
 from calls.services import poll_result_ingest
 from cipdash.celery import _schedule, app, unconfirmed_check_period
 from tests.factories import OrganizationFactory, call_payload
@@ -54,7 +54,7 @@ def test_the_task_ends_calls_past_confirmation(settings):
     org = OrganizationFactory.create()
     seen_at = timezone.now() - timedelta(seconds=61)
     body = json.dumps({"current_calls": [call_payload("QUIET")]}).encode()
-    result = current_calls_read(body, known=live_calls_known(organization=org))
+    result = current_calls_read(body, known=live_calls_stored(organization=org))
     poll_result_ingest(organization=org, result=result, started_at=seen_at, finished_at=seen_at)
 
     assert tasks.calls_end_unconfirmed_task() == 1
