@@ -11,11 +11,16 @@ and parsed again on the server, which took two to four times as long as streamin
 rows. An upsert on PostgreSQL copies into a temporary table of the same columns and upserts
 from it. Each COPY is one statement, seen by `execute_wrapper`s and counted in
 `connection.queries` like any other. A few rows (the usual poll: a handful of calls changed)
-go as a multi-row INSERT on PostgreSQL too, since setting up a COPY costs more than that.
+go to PostgreSQL as one JSON document instead, turned into rows of the table's type by
+`jsonb_populate_recordset`: one parameter, written by orjson, where a multi-row INSERT has
+one per value, each dumped by psycopg in Python, and a text psycopg parses again on every run
+(it caches no statement of more than 50 parameters); the statement is the same for any number
+of rows, so the server prepares it once.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
@@ -44,8 +49,9 @@ def db_json(value: Any) -> str:
         return CompactJSONEncoder().encode(value)
 
 
-# From this many rows on, PostgreSQL takes them by COPY (bench/README.md, "Ingest").
-COPY_FROM_ROWS = 16
+# From this many rows on, PostgreSQL takes them by COPY (bench/README.md, "Ingest"); fewer go
+# as one JSON document, which cost less up to a hundred rows or two and more from a few hundred.
+COPY_FROM_ROWS = 64
 
 
 def _copy_worth_it(rows: Iterable[Sequence[Any]]) -> tuple[bool, Iterator[Sequence[Any]]]:
@@ -67,7 +73,7 @@ def rows_insert(model: type[Model], fields: Sequence[str], rows: Iterable[Sequen
         if copy:
             _copy(cursor, quoted_table(model), quoted_columns(model, fields), rows)
         elif batch := list(rows):
-            _values_insert(cursor, model, fields, batch, tail="", returns_rows=False)
+            _few_rows_insert(cursor, model, fields, batch, tail="", returns_rows=False)
 
 
 def rows_upsert(
@@ -95,7 +101,66 @@ def rows_upsert(
         batch = list(rows)
         if not batch:
             return []
-        return _values_insert(cursor, model, fields, batch, tail=tail, returns_rows=True)
+        return _few_rows_insert(cursor, model, fields, batch, tail=tail, returns_rows=True)
+
+
+def _few_rows_insert(
+    cursor: CursorWrapper,
+    model: type[Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str,
+    returns_rows: bool,
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the rows as one JSON document, unless they hold a value orjson refuses
+    (text no UTF-8 encoder takes, an integer beyond 64 bits), which go as before; SQLite: a
+    multi-row INSERT."""
+    document = _json_document(model, fields, rows) if connection.vendor == "postgresql" else None
+    if document is None:
+        return _values_insert(cursor, model, fields, rows, tail=tail, returns_rows=returns_rows)
+    cursor.execute(_json_insert_sql(model, tuple(fields), tail), [document])
+    return cursor.fetchall() if returns_rows else []
+
+
+def _json_document(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> str | None:
+    """The rows as a JSON array of objects keyed by column; a JSON column's value (its text,
+    from db_json) goes in as that JSON, not as a string. None if orjson refuses a value."""
+    shape = _json_shape(model, tuple(fields))
+    records = [
+        {
+            column: orjson.Fragment(value) if as_json and value is not None else value
+            for (column, as_json), value in zip(shape, row, strict=True)
+        }
+        for row in rows
+    ]
+    try:
+        return orjson.dumps(records).decode()
+    except TypeError:
+        return None
+
+
+@functools.cache
+def _json_shape(model: type[Model], fields: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """Each field's column and whether it is a JSON column."""
+    by_name = {field.name: field for field in model._meta.concrete_fields}
+    return tuple(
+        (str(by_name[name].column), by_name[name].get_internal_type() == "JSONField")
+        for name in fields
+    )
+
+
+@functools.cache
+def _json_insert_sql(model: type[Model], fields: tuple[str, ...], tail: str) -> str:
+    table = quoted_table(model)
+    columns = ", ".join(quoted_columns(model, fields))
+    # Identifiers from the model's own metadata, quoted; the rows are the one parameter.
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb){tail}"
+    )
 
 
 def _values_insert(

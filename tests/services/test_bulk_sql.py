@@ -99,13 +99,13 @@ def test_an_insert_of_snapshots_lands_each_row_once_in_one_statement():
 
 @pytest.fixture(params=["few rows", "copy from one row"])
 def way(request, monkeypatch) -> str:
-    """The way rows are written: on PostgreSQL, by COPY from COPY_FROM_ROWS rows on (SQLite
-    has the one way)."""
+    """The way rows are written: on PostgreSQL, as one JSON document, or by COPY from
+    COPY_FROM_ROWS rows on; SQLite has the one way, a multi-row INSERT."""
     if request.param == "copy from one row":
         monkeypatch.setattr(bulk_sql, "COPY_FROM_ROWS", 1)
-        if connection.vendor == "postgresql":
-            return "copy"
-    return "insert"
+    if connection.vendor != "postgresql":
+        return "insert"
+    return "copy" if request.param == "copy from one row" else "json"
 
 
 def test_every_statement_goes_through_the_execute_wrappers(way):
@@ -132,9 +132,33 @@ def test_no_statement_passes_the_databases_parameter_limit(way, monkeypatch):
     statements = [query["sql"].split()[0] for query in queries.captured_queries]
     if way == "copy":  # COPY streams rows: no parameters to count
         assert statements == ["CREATE", "COPY", "WITH"]
+    elif way == "json":  # the rows are one parameter
+        assert statements == ["INSERT"]
     else:  # two rows a statement: 2 + 2 + 1
         assert statements == ["INSERT", "INSERT", "INSERT"]
     assert len(written) == 5 and Call.objects.count() == 5
+
+
+def test_a_few_rows_go_to_postgresql_as_one_json_parameter(way):
+    org = OrganizationFactory.create()
+    with CaptureQueriesContext(connection) as queries:
+        _upsert([_row(org, "A", "ringing", T0), _row(org, "B", "ringing", T0)])
+    as_json = ["jsonb_populate_recordset" in query["sql"] for query in queries.captured_queries]
+    assert as_json == ([True] if way == "json" else [False] * len(as_json))
+    b = Call.objects.get(transaction_id="B")
+    assert b.custom_data == {"Campaign": {"value": _campaign("ringing"), "source": "API"}}
+    assert b.bridge_start_time == datetime(2026, 11, 23, 17, 14, 7, tzinfo=UTC)
+    assert (b.first_seen_at, b.sighting_current, b.ended_at) == (T0, True, None)
+
+
+def test_a_value_orjson_refuses_is_sent_as_a_parameter_as_before(way):
+    """Text with a lone surrogate: no JSON for orjson, and refused by the driver as it
+    always was, not by the JSON path."""
+    org = OrganizationFactory.create()
+    row = list(_row(org, "A", "ringing", T0))
+    row[ingest._CALL_FIELDS.index("call_status")] = "ringing \ud800"
+    with pytest.raises(UnicodeEncodeError):
+        _upsert([tuple(row)])
 
 
 def test_a_few_rows_are_inserted_and_many_copied_on_postgresql():
