@@ -117,10 +117,17 @@ def _few_rows_insert(
     (text no UTF-8 encoder takes, an integer beyond 64 bits), which go as before; SQLite: a
     multi-row INSERT."""
     document = _json_document(model, fields, rows) if connection.vendor == "postgresql" else None
-    if document is None:
-        return _values_insert(cursor, model, fields, rows, tail=tail, returns_rows=returns_rows)
-    cursor.execute(_json_insert_sql(model, tuple(fields), tail), [document])
-    return cursor.fetchall() if returns_rows else []
+    statements: Iterable[tuple[str, list[Any]]] = (
+        _values_statements(model, fields, rows, tail)
+        if document is None
+        else [(_json_insert_sql(model, tuple(fields), tail), [document])]
+    )
+    written: list[tuple[Any, ...]] = []
+    for sql, params in statements:
+        cursor.execute(sql, params)
+        if returns_rows:
+            written.extend(cursor.fetchall())
+    return written
 
 
 def _json_document(
@@ -163,15 +170,10 @@ def _json_insert_sql(model: type[Model], fields: tuple[str, ...], tail: str) -> 
     )
 
 
-def _values_insert(
-    cursor: CursorWrapper,
-    model: type[Model],
-    fields: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    tail: str,
-    returns_rows: bool,
-) -> list[tuple[Any, ...]]:
+def _values_statements(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], tail: str
+) -> Iterator[tuple[str, list[Any]]]:
+    """Multi-row INSERTs of the rows, each value a parameter, and their parameters."""
     # Identifiers from the model's own metadata, quoted; every value is a parameter.
     head = f"INSERT INTO {quoted_table(model)} ({', '.join(quoted_columns(model, fields))}) VALUES "  # noqa: S608
     row_sql = f"({', '.join(['%s'] * len(fields))})"
@@ -179,14 +181,9 @@ def _values_insert(
     # (cipdash.sqlite_backend asks SQLite for its real limit).
     limit = connection.features.max_query_params
     per_statement = max(1, limit // len(fields)) if limit else len(rows)
-    written: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), per_statement):
         batch = rows[start : start + per_statement]
-        params = [value for row in batch for value in row]
-        cursor.execute(head + ", ".join([row_sql] * len(batch)) + tail, params)
-        if returns_rows:
-            written.extend(cursor.fetchall())
-    return written
+        yield head + ", ".join([row_sql] * len(batch)) + tail, [v for row in batch for v in row]
 
 
 def _staged_upsert(
