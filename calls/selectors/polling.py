@@ -84,8 +84,8 @@ def live_calls_stored(*, organization: Organization) -> dict[str, StoredCall]:
     """The organization's live calls by transaction id. A poll reads them once, under the
     organization's lock, before its request: the decoder recognises the calls sent again
     unchanged by them, and the ingest compares the answer with them. No other poll or lookup
-    writes them meanwhile; a call the unconfirmed ender ends meanwhile (it takes no lock) and
-    the answer holds unchanged is reopened by the next poll.
+    writes them meanwhile; a call that calls_end_unconfirmed ends meanwhile (it takes no poll
+    lock) and that the answer holds unchanged is reopened by the next poll.
 
     Planned per run (calls.sql.rows_select): a plan PostgreSQL made once for any organization,
     from the statistics of a young calls table, went on reading every row of the table."""
