@@ -10,8 +10,11 @@ import re
 from typing import Any, NamedTuple, Protocol
 
 # PostgreSQL stores no NUL in text or jsonb, and no UTF-8 database stores a lone surrogate.
-# Both can only reach a decoded value through \u escapes, so only text holding one is walked.
+# Both reach a decoded value through \u escapes; a surrogate also as itself, sent as bytes
+# that the answer's decoding lets through (calls.invoca.decoding). Only text holding one of
+# them is walked.
 UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f][0-9a-f]{2})", re.IGNORECASE)
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _finite_or_none(text: str) -> float | None:
@@ -33,10 +36,18 @@ def storable(value: object) -> object:
     return value
 
 
+def holds_unstorable(text: str) -> bool:
+    """Whether the value decoded from `text` may hold what no database stores."""
+    if UNSTORABLE_ESCAPE.search(text):
+        return True
+    # isascii() costs nothing: a string knows whether it is ASCII.
+    return not text.isascii() and SURROGATE.search(text) is not None
+
+
 def json_text_decode(text: str) -> Any:
     """One JSON value as the answer decoder reads it (raises ValueError if it is none)."""
     value = DECODER.decode(text)
-    return storable(value) if UNSTORABLE_ESCAPE.search(text) else value
+    return storable(value) if holds_unstorable(text) else value
 
 
 def text_digest(text: str) -> str:

@@ -154,6 +154,18 @@ def test_a_recognised_call_with_unstorable_escapes_is_made_storable_when_decoded
     assert recognised.general["note"] == decoded_in_full.general["note"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-32-be"])
+@pytest.mark.parametrize("recognised", [False, True])
+def test_a_surrogate_sent_as_bytes_is_made_storable(encoding, recognised):
+    """Not escaped: encoded as such (invalid, but let through rather than refuse the answer)."""
+    payload_text = '{"transaction_id": "A", "note": "é \ud800", "city": "Köln"}'
+    body = ('{"current_calls": [' + payload_text + "]}").encode(encoding, "surrogatepass")
+    known = known_of(body) if recognised else None
+    call = current_calls_read(body, known=known).calls[0]
+    assert call.general["note"] == call.payload["note"] == "é ?"
+    assert call.general["city"] == "Köln"
+
+
 def _wording(payload: dict, rng: random.Random) -> str:
     """The same call as some serialiser might write it: spacing and key order vary."""
     items = list(payload.items())

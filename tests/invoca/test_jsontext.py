@@ -17,6 +17,9 @@ from calls.invoca.jsontext import json_text_decode, storable, text_digest
         ('{"lone": "x\\ud800y"}', {"lone": "x?y"}),
         ('{"k\\u0000": ["\\udfff", 1]}', {"k\ufffd": ["?", 1]}),
         ('{"pair": "\\ud83d\\ude00"}', {"pair": "\U0001f600"}),
+        # A surrogate as itself (sent as bytes, decoded with surrogatepass), not escaped.
+        ('{"raw": "é \ud800"}', {"raw": "é ?"}),
+        ('{"raw\udc00": "\udbff"}', {"raw?": "?"}),
     ],
 )
 def test_what_no_database_stores_is_replaced_and_the_rest_kept(text: str, value: object) -> None:

@@ -214,3 +214,20 @@ def test_numbers_json_does_not_allow_are_stored_as_null(org):
     call = poll_one_call(org, body)
     assert call.custom_data["rank"]["value"] is None
     assert call.snapshots.get().payload_data()["big"] is None
+
+
+@responses.activate
+def test_a_surrogate_sent_as_raw_bytes_is_made_storable(org):
+    """A lone surrogate encoded as UTF-8 bytes (no JSON escape): invalid UTF-8 that the body's
+    decoding lets through (surrogatepass), and that no UTF-8 database stores."""
+    body = (
+        b'{"current_calls": [{"transaction_id": "RAW-1", "city": "a\xed\xa0\x80b",'
+        b' "custom_data": {"note": {"value": "x\xed\xb0\x80y", "source": "Api"}}}]}'
+    )
+    responses.get(URL, body=body, content_type="application/json")
+    attempt = organization_poll(organization=org)
+    assert attempt.clean, attempt.run.error
+    call = org.calls.get()
+    assert call.general["city"] == "a?b"
+    assert call.custom_data["note"]["value"] == "x?y"
+    assert call.snapshots.get().payload_data()["city"] == "a?b"
