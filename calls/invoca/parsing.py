@@ -262,14 +262,23 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
+# What every time zone can show: a moment at either end of the calendar, moved past it by its
+# offset or by a viewer's time zone, could be neither written, read back nor shown (the call's
+# text as sent still holds it).
+_EARLIEST_TIME = datetime(1, 1, 3, tzinfo=UTC)
+_LATEST_TIME = datetime(9999, 12, 29, tzinfo=UTC)
+
+
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        in_utc = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if _EARLIEST_TIME <= in_utc <= _LATEST_TIME else None
 
 
 def _scalar(value: Any, where: str) -> JsonScalar:

@@ -127,6 +127,28 @@ def test_times_keep_their_offset_and_bad_times_are_none():
     assert parse_one(call_payload("T", bridge_start_time=1700000000)).bridge_start_time is None
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "0001-01-01T00:00:00+01:00",  # before the calendar's first day in UTC
+        "9999-12-31T23:59:59-01:00",  # after its last
+        "0001-01-01T12:00:00Z",  # in range, but not in a time zone west of UTC
+        "9999-12-31T12:00:00",
+    ],
+)
+def test_times_at_the_ends_of_the_calendar_are_none(sent):
+    call = parse_one(call_payload("T", bridge_start_time=sent, start_time=sent))
+    assert call.bridge_start_time is None and call.start_time is None
+    assert call.payload["start_time"] == sent
+
+
+def test_times_near_the_ends_of_the_calendar_are_kept():
+    early = parse_one(call_payload("T", start_time="0001-01-03T00:00:00+00:00")).start_time
+    late = parse_one(call_payload("T", start_time="9999-12-28T19:00:00-05:00")).start_time
+    assert early == datetime(1, 1, 3, tzinfo=UTC)
+    assert late == datetime(9999, 12, 29, tzinfo=UTC)
+
+
 def test_unknown_status_and_source_values_are_kept():
     call = parse_one(
         call_payload(

@@ -231,3 +231,15 @@ def test_a_surrogate_sent_as_raw_bytes_is_made_storable(org):
     assert call.general["city"] == "a?b"
     assert call.custom_data["note"]["value"] == "x?y"
     assert call.snapshots.get().payload_data()["city"] == "a?b"
+
+
+@responses.activate
+@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_past_the_ends_of_the_calendar_is_stored_as_unknown(org, sent):
+    """In UTC it falls outside the calendar: as such, one database could not write it and the
+    other not read it back, so every poll of the organization or every read of its calls
+    failed."""
+    body = json.dumps({"current_calls": [call_payload("EDGE-1", start_time=sent)]})
+    call = poll_one_call(org, body)
+    assert call.start_time is None
+    assert call.snapshots.get().payload_data()["start_time"] == sent

@@ -318,3 +318,17 @@ def test_clip_is_truncatechars(text: str, length: int) -> None:
 def test_detail_urls_are_the_reversed_ones(call_id: int) -> None:
     expected = reverse("calls:detail", kwargs={"call_id": call_id})
     assert live_rows._detail_urls()(call_id) == expected
+
+
+@pytest.mark.parametrize("sent", ["0001-01-03T00:00:00Z", "9999-12-29T00:00:00Z"])
+@pytest.mark.parametrize("time_zone", ["Etc/GMT+12", "Pacific/Kiritimati"])
+def test_times_near_the_ends_of_the_calendar_show_in_any_time_zone(
+    world: World, sent: str, time_zone: str
+) -> None:
+    agent = world.users["agent"]
+    assert agent is not None
+    UserPreference.objects.create(user=agent, time_zone=time_zone)
+    ingest(world.home, [_home_call(world, bridge_start_time=sent, start_time=sent)])
+    assert "Spring Promo" in fresh_region(world, "agent")
+    detail = world.client_for("agent").get(reverse("calls:detail", args=[world.call.pk]))
+    assert detail.status_code == 200
