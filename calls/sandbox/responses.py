@@ -26,8 +26,11 @@ class CannedResponse:
 
 
 def to_json(data: Any) -> bytes:
-    # Compact and UTF-8, as a Rails API answers; emoji and RTL text are not escaped.
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    # Compact and UTF-8, as a Rails API answers; emoji and RTL text are not escaped, and a
+    # lone surrogate goes out as the bytes a careless encoder writes for it (invalid UTF-8).
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 def json_response(status: int, data: Any, **headers: str) -> CannedResponse:
@@ -70,6 +73,7 @@ HOSTILE_VALUES: dict[str, str] = {
     "emoji": "📞🔥 hot lead 👍🏽 — café",
     "right_to_left": "مرحبا بالعالم \u202eevil\u202c שלום",
     "control_chars": "line1\nline2\ttab\u0000nul",
+    "half_an_emoji": "cut short \ud83d",
 }
 
 
@@ -90,6 +94,8 @@ def hostile_call(now: datetime) -> dict[str, Any]:
         "calling_phone_number": "<script>alert(2)</script>",
         "destination_phone_number": "+18885550100",
         "bridge_start_time": now.isoformat(timespec="seconds"),
+        # Valid ISO 8601, but before the calendar's first day once in UTC.
+        "start_time": "0001-01-01T00:00:00+01:00",
         "advertiser_name": '<img src=x onerror="alert(3)">',
         "promo_number_description": '=HYPERLINK("http://x")',
         "city": HOSTILE_VALUES["right_to_left"],

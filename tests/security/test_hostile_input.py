@@ -71,6 +71,8 @@ def test_markup_and_formulas_are_stored_as_text_and_shown_escaped(feed, make_org
     assert custom["agent_notes"]["value"] == "<script>alert(1)</script>"
     assert custom["export_formula"]["value"] == '=HYPERLINK("http://x","click me")'
     assert custom["emoji"]["value"] == HOSTILE_VALUES["emoji"]
+    assert custom["half_an_emoji"]["value"] == "cut short ?"  # no database stores a lone half
+    assert hostile.start_time is None  # before the calendar's first day, once in UTC
 
     pages = [
         staff_client.get(reverse("calls:live"), secure=True),
