@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # The product's pure helpers the client may use: no Django, no models.
-INVOCA_MAY_USE = ("calls.invoca", "calls.phones", "calls.memory")
+INVOCA_MAY_USE = ("calls.invoca", "calls.phones", "calls.memory", "calls.moments")
 SANDBOX_MAY_USE = ("calls.sandbox",)
 # Third-party or first-party roots that belong to the product's other layers.
 PRODUCT_ROOTS = ("calls", "cipdash", "django")

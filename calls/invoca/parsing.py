@@ -19,6 +19,7 @@ import orjson
 
 from calls.invoca.errors import BadResponse
 from calls.invoca.jsontext import KnownText, json_text_decode, text_digest
+from calls.moments import moment_in_range
 from calls.phones import Phone, phone_parse
 
 JsonScalar = str | int | float | bool | None
@@ -262,23 +263,17 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-# What every time zone can show: a moment at either end of the calendar, moved past it by its
-# offset or by a viewer's time zone, could be neither written, read back nor shown (the call's
-# text as sent still holds it).
-_EARLIEST_TIME = datetime(1, 1, 3, tzinfo=UTC)
-_LATEST_TIME = datetime(9999, 12, 29, tzinfo=UTC)
-
-
 def _time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        in_utc = moment.astimezone(UTC)
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
-    return moment if _EARLIEST_TIME <= in_utc <= _LATEST_TIME else None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # At either end of the calendar: unknown, like a time that does not parse (the call's
+    # text as sent still holds it).
+    return moment if moment_in_range(moment) else None
 
 
 def _scalar(value: Any, where: str) -> JsonScalar:

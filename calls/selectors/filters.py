@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
+from calls.moments import EARLIEST, LATEST, moment_in_range
 from calls.selectors.viewer import Viewer
 
 STATUS_LIVE = "live"
@@ -58,7 +59,11 @@ def moment_parse(text: str | None, name: str) -> datetime | None:
         moment = None
     if moment is None:
         raise FilterError(f"{name} must be an ISO 8601 date or time, e.g. 2026-11-25T09:00Z")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not moment_in_range(moment):
+        earliest, latest = EARLIEST.date().isoformat(), LATEST.date().isoformat()
+        raise FilterError(f"{name} must lie between {earliest} and {latest} (UTC)")
+    return moment
 
 
 def query_flag(value: str | None) -> bool:

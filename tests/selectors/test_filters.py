@@ -58,6 +58,11 @@ def test_filters_parse_drops_foreign_and_unknown_values() -> None:
         ({"organization": "abc"}, "org must be"),
         ({"since": "yesterday"}, "since must be an ISO 8601"),
         ({"since": "2026-11-25", "until": "2026-11-24"}, "since must be before until"),
+        # Off the calendar in UTC, or too near its ends for every time zone to show.
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since must lie between 0001-01-03 and"),
+        ({"until": "9999-12-31T23:59:59-01:00"}, "until must lie between .* and 9999-12-29"),
+        ({"since": "0001-01-01"}, "since must lie between"),
+        ({"until": "9999-12-31"}, "until must lie between"),
     ],
 )
 def test_filters_parse_rejects_bad_input(options, message):

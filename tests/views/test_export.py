@@ -123,6 +123,22 @@ def test_bad_filters_are_400(client, orgs):
     assert b"status must be" in response.content
 
 
+@pytest.mark.parametrize(
+    "edge", [{"since": "0001-01-01T00:00:00+01:00"}, {"until": "9999-12-31T23:59:59-01:00"}]
+)
+def test_times_off_the_calendar_are_400_not_a_broken_download(client, orgs, edge):
+    client.force_login(UserFactory.create(is_staff=True))
+    response = client.get(URL, edge)
+    assert response.status_code == 400
+    assert b"must lie between" in response.content
+
+
+def test_times_near_the_ends_of_the_calendar_export(client, orgs):
+    client.force_login(UserFactory.create(is_staff=True))
+    response = client.get(URL, {"since": "0001-01-03", "until": "9999-12-29", "status": "all"})
+    assert transaction_ids(response) == ["A-ENDS", "A-LIVE", "B-LIVE"]
+
+
 def test_each_export_is_audited_with_who_filters_and_row_count(client, orgs):
     a, _ = orgs
     user = member(a, Role.SUPERVISOR, client)
