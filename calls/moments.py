@@ -1,7 +1,7 @@
 """Moments that every database can write and read back, and every time zone can show.
 
-Python's calendar runs from year 1 to 9999. A moment within a day of either end, moved past it
-by its own offset or by a viewer's time zone, fails wherever it goes next: SQLite's adapter
+Python's calendar runs from year 1 to 9999. A moment within two days of either end, moved past
+it by its own offset or by a viewer's time zone, fails wherever it goes next: SQLite's adapter
 (which writes UTC), psycopg reading back what PostgreSQL stored (its range is wider), and any
 page that shows it in local time. Such a moment is refused where it comes in.
 """
