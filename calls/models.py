@@ -75,6 +75,20 @@ class Organization(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.organization_type} {self.invoca_id})"
 
+    @property
+    def pinned_names(self) -> list[str]:
+        """The pinned custom data fields, in order; anything but a name is left out (the admin
+        form accepts a list of names only, but a JSON column holds whatever was written)."""
+        return pinned_names(self.pinned_fields)
+
+
+def pinned_names(pinned_fields: object) -> list[str]:
+    """The names of a `pinned_fields` value, each once, in order."""
+    if not isinstance(pinned_fields, list):
+        return []
+    names = (name for name in pinned_fields if isinstance(name, str) and name.strip())
+    return list(dict.fromkeys(names))
+
 
 class OrganizationPollState(models.Model):
     """What polling writes about an organization: a row of its own, so that an admin saving

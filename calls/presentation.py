@@ -309,7 +309,7 @@ def call_row(
     general = call.general or {}
     pinned = tuple(
         Field(name=str(name_), value=value_text(custom_value(call, str(name_))))
-        for name_ in (call.organization.pinned_fields or [])
+        for name_ in call.organization.pinned_names
     )
     if restricted:
         pinned = tuple(fields_shown(pinned, restricted=True))

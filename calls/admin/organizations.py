@@ -33,6 +33,7 @@ from calls.models import (
     PollKind,
     PollOutcome,
     PollRun,
+    pinned_names,
 )
 from calls.services import PollInProgress, organization_poll, organization_set_enabled
 from calls.services.audit import audit_record
@@ -91,6 +92,18 @@ class OrganizationAdminForm(forms.ModelForm[Organization]):
             "retention_days",
             "pinned_fields",
         )
+
+    def clean_pinned_fields(self) -> list[str]:
+        pinned = self.cleaned_data["pinned_fields"]
+        if pinned in (None, ""):
+            return []
+        names = pinned_names(pinned)
+        if names != pinned:  # not a list, or not only names, each once
+            raise forms.ValidationError(
+                "Pinned fields are a list of custom data field names, each once, e.g. "
+                '["utm_source", "lead_type"].'
+            )
+        return names
 
     def clean_api_base_url(self) -> str:
         url = str(self.cleaned_data["api_base_url"]).strip()

@@ -11,7 +11,13 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce, Lower, Trim
 from django.db.models.lookups import Contains, Exact, IsNull
 
-from calls.models import CallQuerySet, HighlightOperator, HighlightRule, Organization
+from calls.models import (
+    CallQuerySet,
+    HighlightOperator,
+    HighlightRule,
+    Organization,
+    pinned_names,
+)
 from calls.presentation import DEMOGRAPHICS_SUFFIX, field_hidden, field_values_hidden
 from calls.selectors.binning import JSONText
 from calls.selectors.live import highlight_rules_by_org
@@ -72,7 +78,7 @@ def _pinned_fields(viewer: Viewer) -> list[str]:
     names: list[str] = []
     pinned = Organization.objects.filter(pk__in=viewer.ids).order_by("name", "pk")
     for fields in pinned.values_list("pinned_fields", flat=True):
-        names.extend(name for name in fields or () if isinstance(name, str) and name not in names)
+        names.extend(name for name in pinned_names(fields) if name not in names)
     return names
 
 

@@ -216,3 +216,31 @@ def test_a_crash_while_saving_a_token_keeps_the_secret_out_of_the_error_report(
         assert "database went away" in text  # frames, their variables and the POST are there
         assert "api_token_add" in text
         assert new_secret not in text and new_secret[:-4] not in text
+
+
+@pytest.mark.parametrize(
+    "pinned", ["5", '"utm_source"', '{"utm_source": 1}', '["utm_source", 3]', '["a", "a"]', '[" "]']
+)
+def test_pinned_fields_must_be_a_list_of_names(client, world, pinned):
+    org = world["org"]
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:calls_organization_change", args=[org.pk]),
+        org_form(org, tokens=[world["token"], world["old"]], pinned_fields=pinned),
+    )
+    assert response.status_code == 200
+    assert "Pinned fields are a list of custom data field names" in response.content.decode()
+    org.refresh_from_db()
+    assert org.pinned_fields == []
+
+
+def test_pinned_fields_are_saved_as_given(client, world):
+    org = world["org"]
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:calls_organization_change", args=[org.pk]),
+        org_form(org, tokens=[world["token"], world["old"]], pinned_fields='["utm_source", "x"]'),
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.pinned_fields == ["utm_source", "x"]

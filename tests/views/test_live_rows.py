@@ -332,3 +332,14 @@ def test_times_near_the_ends_of_the_calendar_show_in_any_time_zone(
     assert "Spring Promo" in fresh_region(world, "agent")
     detail = world.client_for("agent").get(reverse("calls:detail", args=[world.call.pk]))
     assert detail.status_code == 200
+
+
+@pytest.mark.parametrize("stored", [5, "lead_type", {"lead_type": 1}, ["lead_type", 3, None]])
+def test_a_pinned_fields_value_other_than_names_leaves_the_list_working(
+    world: World, stored: object
+) -> None:
+    """The admin form takes names only; whatever else the column holds pins what names it has."""
+    Organization.objects.filter(pk=world.home.pk).update(pinned_fields=stored)
+    page = fresh_region(world, "agent")
+    assert reverse("calls:detail", args=[world.call.pk]) in page  # the home call's row
+    assert ("hot" in page) == isinstance(stored, list)  # lead_type is pinned from a list only
