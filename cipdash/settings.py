@@ -32,6 +32,10 @@ from cipdash.env import (
 # describe them, also at run time where a class names its base.
 django_stubs_ext.monkeypatch()
 
+# Upper bounds of the durations read from the environment: a value past them is a slip, which
+# fails here, naming the variable, instead of in the date arithmetic of a login or a back-off.
+_HOUR, _DAY, _YEAR = 3600.0, 86400.0, 365 * 86400.0
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # A built package carries the top-level templates/ and static/ in cipdash/site (setup.py); run
 # from the checkout, they are at its top. An installed copy has no checkout to keep data in,
@@ -152,7 +156,7 @@ TEMPLATES = [
 # its own: by default the commit that takes the log past 1,000 pages runs one, which cost a
 # poll that changed hundreds of calls more than half its SQL. A writer still runs one past
 # 10,000 pages (40 MB), should beat not be running.
-SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 5.0, minimum=0.5)
+SQLITE_CHECKPOINT_SECONDS = env_float("SQLITE_CHECKPOINT_SECONDS", 5.0, minimum=0.5, maximum=_HOUR)
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 # The longest a statement waits for another transaction's lock (SQLite's busy timeout,
 # PostgreSQL's lock_timeout): part of a poll's budget, which its lock outlives
@@ -239,7 +243,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Login throttling (django-axes): the login page and the admin share it.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0, minimum=0.1) / 60
+AXES_COOLOFF_TIME = env_float("AXES_COOLOFF_MINUTES", 15.0, minimum=0.1, maximum=_YEAR / 60) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
@@ -251,7 +255,7 @@ AXES_CLIENT_IP_CALLABLE = "cipdash.proxy.client_address"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "calls:live"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60, maximum=int(_YEAR))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -342,14 +346,14 @@ CELERY_DB_REUSE_MAX = 2**31
 CELERY_BEAT_SCHEDULER = "cipdash.celery:PollingScheduler"
 
 # Polling rules (DESIGN.md "Polling rules").
-POLL_TICK_SECONDS = env_float("POLL_TICK_SECONDS", 1.0, minimum=0.1)
+POLL_TICK_SECONDS = env_float("POLL_TICK_SECONDS", 1.0, minimum=0.1, maximum=60.0)
 # Slots due within a quarter of a second travel to the workers as one task of up to this many
 # polls (calls.services.poll_batches); 1 sends each poll as a task of its own.
 POLL_BATCH_SIZE = env_int("POLL_BATCH_SIZE", 8, minimum=1, maximum=100)
-POLL_CONNECT_TIMEOUT = env_float("POLL_CONNECT_TIMEOUT", 3.05, minimum=0.1)
-POLL_READ_TIMEOUT = env_float("POLL_READ_TIMEOUT", 10.0, minimum=0.1)
-POLL_TOTAL_TIMEOUT = env_float("POLL_TOTAL_TIMEOUT", 20.0, minimum=0.5)
-POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0, minimum=1.0)
+POLL_CONNECT_TIMEOUT = env_float("POLL_CONNECT_TIMEOUT", 3.05, minimum=0.1, maximum=300.0)
+POLL_READ_TIMEOUT = env_float("POLL_READ_TIMEOUT", 10.0, minimum=0.1, maximum=300.0)
+POLL_TOTAL_TIMEOUT = env_float("POLL_TOTAL_TIMEOUT", 20.0, minimum=0.5, maximum=600.0)
+POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0, minimum=1.0, maximum=_DAY)
 POLL_MAX_RESPONSE_BYTES = env_int("POLL_MAX_RESPONSE_BYTES", 64 * 1024 * 1024, minimum=1024)
 # How long Poll now, Test connection and a lookup wait for a poll in flight (which usually
 # takes well under a second) before telling the person to try again.
@@ -367,14 +371,16 @@ SANDBOX_PORT = env_int("SANDBOX_PORT", 8765, minimum=1, maximum=65535)
 PURGE_HOUR_UTC = env_int("PURGE_HOUR_UTC", 3, maximum=23)
 # A live call that no poll has seen for this long (its organization disabled, its token
 # refused, its feed failing) is ended at its last sighting (calls.services.unconfirmed).
-CALL_UNCONFIRMED_END_SECONDS = env_float("CALL_UNCONFIRMED_END_SECONDS", 21600.0, minimum=1.0)
+CALL_UNCONFIRMED_END_SECONDS = env_float(
+    "CALL_UNCONFIRMED_END_SECONDS", 21600.0, minimum=1.0, maximum=_YEAR
+)
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 # /metrics (Prometheus) answers a request that carries `Authorization: Bearer METRICS_TOKEN`
 # or comes from an address in METRICS_ALLOWED_IPS (the client as cipdash/proxy.py decides);
 # with neither set the endpoint is off. Its text is reused for METRICS_CACHE_SECONDS.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
-METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 5.0, minimum=0.0)
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 5.0, minimum=0.0, maximum=_HOUR)
 
 LOGGING = {
     "version": 1,

@@ -120,6 +120,14 @@ def test_production_from_the_environment():
         ({"METRICS_ALLOWED_IPS": "10.0.0.0/8,prometheus.internal"}, "METRICS_ALLOWED_IPS"),
         ({"METRICS_CACHE_SECONDS": "-1"}, "METRICS_CACHE_SECONDS"),
         ({"CIPDASH_DATA_DIR": "/proc/cipdash-cannot-be-here"}, "CIPDASH_DATA_DIR"),
+        # Durations past any sense, which date arithmetic would only refuse at run time.
+        ({"SESSION_COOKIE_AGE": "1000000000000"}, "SESSION_COOKIE_AGE"),
+        ({"AXES_COOLOFF_MINUTES": "1e12"}, "AXES_COOLOFF_MINUTES"),
+        ({"POLL_BACKOFF_MAX_SECONDS": "1e300"}, "POLL_BACKOFF_MAX_SECONDS"),
+        ({"CALL_UNCONFIRMED_END_SECONDS": "1e12"}, "CALL_UNCONFIRMED_END_SECONDS"),
+        ({"POLL_TOTAL_TIMEOUT": "86400"}, "POLL_TOTAL_TIMEOUT"),
+        ({"POLL_TICK_SECONDS": "3600"}, "POLL_TICK_SECONDS"),
+        ({"METRICS_CACHE_SECONDS": "1e10"}, "METRICS_CACHE_SECONDS"),
     ],
 )
 def test_bad_values_fail_at_start_up_naming_the_variable(change, variable):
