@@ -79,10 +79,10 @@ class Organization(models.Model):
     def pinned_names(self) -> list[str]:
         """The pinned custom data fields, in order; anything but a name is left out (the admin
         form accepts a list of names only, but a JSON column holds whatever was written)."""
-        return pinned_names(self.pinned_fields)
+        return pinned_field_names(self.pinned_fields)
 
 
-def pinned_names(pinned_fields: object) -> list[str]:
+def pinned_field_names(pinned_fields: object) -> list[str]:
     """The names of a `pinned_fields` value, each once, in order."""
     if not isinstance(pinned_fields, list):
         return []

@@ -33,7 +33,7 @@ from calls.models import (
     PollKind,
     PollOutcome,
     PollRun,
-    pinned_names,
+    pinned_field_names,
 )
 from calls.services import PollInProgress, organization_poll, organization_set_enabled
 from calls.services.audit import audit_record
@@ -97,7 +97,7 @@ class OrganizationAdminForm(forms.ModelForm[Organization]):
         pinned = self.cleaned_data["pinned_fields"]
         if pinned in (None, ""):
             return []
-        names = pinned_names(pinned)
+        names = pinned_field_names(pinned)
         if names != pinned:  # not a list, or not only names, each once
             raise forms.ValidationError(
                 "Pinned fields are a list of custom data field names, each once, e.g. "

@@ -16,7 +16,7 @@ from calls.models import (
     HighlightOperator,
     HighlightRule,
     Organization,
-    pinned_names,
+    pinned_field_names,
 )
 from calls.presentation import DEMOGRAPHICS_SUFFIX, field_hidden, field_values_hidden
 from calls.selectors.binning import JSONText
@@ -78,7 +78,7 @@ def _pinned_fields(viewer: Viewer) -> list[str]:
     names: list[str] = []
     pinned = Organization.objects.filter(pk__in=viewer.ids).order_by("name", "pk")
     for fields in pinned.values_list("pinned_fields", flat=True):
-        names.extend(name for name in pinned_names(fields) if name not in names)
+        names.extend(name for name in pinned_field_names(fields) if name not in names)
     return names
 
 
