@@ -66,6 +66,16 @@ def moment_parse(text: str | None, name: str) -> datetime | None:
     return moment
 
 
+def query_parse(text: str) -> str:
+    """The export's search text, as the live list's (ListFilters.search) would be."""
+    text = text.strip()
+    if "\x00" in text:
+        raise FilterError("q must not contain a NUL character")
+    if len(text) > SEARCH_MAX_LENGTH:
+        raise FilterError(f"q must be at most {SEARCH_MAX_LENGTH} characters")
+    return text
+
+
 def query_flag(value: str | None) -> bool:
     """A checkbox or a flag in a query string: on for 1, true, on or yes."""
     return (value or "").strip().lower() in ("1", "true", "on", "yes")
@@ -97,7 +107,8 @@ class ListFilters:
             lambda: status_parse(params.get("status"), default=STATUS_LIVE, allowed=LIST_STATUSES),
             STATUS_LIVE,
         )
-        search = (params.get("q") or "").strip()[:SEARCH_MAX_LENGTH]
+        # NUL: no PostgreSQL text holds one, so no call could match it.
+        search = (params.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX_LENGTH]
         return cls(organization_id=organization_id, search=search, status=status)
 
     @property
@@ -172,7 +183,7 @@ def export_filters_parse(
         raise FilterError("since must be before until")
     return ExportFilters(
         organization_id=organization_id,
-        query=query.strip(),
+        query=query_parse(query),
         status=status,
         since=since_at,
         until=until_at,

@@ -62,9 +62,17 @@ def test_filters_parse_drops_foreign_and_unknown_values() -> None:
         ({"since": "0001-01-01T00:00:00+01:00"}, "since must lie between 0001-01-03 and"),
         ({"until": "9999-12-31T23:59:59-01:00"}, "until must lie between .* and 9999-12-29"),
         ({"since": "0001-01-01"}, "since must lie between"),
+        ({"query": "a\x00b"}, "q must not contain a NUL"),
+        ({"query": "x" * 201}, "q must be at most 200 characters"),
         ({"until": "9999-12-31"}, "until must lie between"),
     ],
 )
 def test_filters_parse_rejects_bad_input(options, message):
     with pytest.raises(ValueError, match=message):
         export_filters_parse(**options)
+
+
+@pytest.mark.django_db
+def test_the_lists_search_drops_nul_characters() -> None:
+    viewer = viewer_get(user=MembershipFactory.create().user)
+    assert ListFilters.from_query({"q": " a\x00b "}, viewer=viewer).search == "ab"

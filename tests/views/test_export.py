@@ -133,6 +133,13 @@ def test_times_off_the_calendar_are_400_not_a_broken_download(client, orgs, edge
     assert b"must lie between" in response.content
 
 
+def test_a_nul_in_the_search_is_400_not_a_database_error(client, orgs):
+    client.force_login(UserFactory.create(is_staff=True))
+    response = client.get(URL, {"q": "A-\x00LIVE"})
+    assert response.status_code == 400
+    assert b"NUL" in response.content
+
+
 def test_times_near_the_ends_of_the_calendar_export(client, orgs):
     client.force_login(UserFactory.create(is_staff=True))
     response = client.get(URL, {"since": "0001-01-03", "until": "9999-12-29", "status": "all"})

@@ -107,6 +107,9 @@ def test_search_by_phone_in_any_format_transaction_and_custom_value(world: World
         rows = client.get("/", {"q": query}).context["rows"]
         assert [row.call.transaction_id for row in rows] == ["HOME1"], query
     assert client.get("/", {"q": "nothing-like-this"}).context["rows"] == []
+    # A NUL (which PostgreSQL refuses in any text) is dropped, not a failed page.
+    rows = client.get("/", {"q": "HO\x00ME1"}).context["rows"]
+    assert [row.call.transaction_id for row in rows] == ["HOME1"]
 
 
 def test_foreign_org_filter_is_ignored(world: World) -> None:
