@@ -30,8 +30,8 @@ def quoted_columns(model: type[Model], fields: Sequence[str]) -> list[str]:
 
 @functools.cache
 def _quoted_columns(model: type[Model], fields: tuple[str, ...], _vendor: str) -> tuple[str, ...]:
-    concrete = {field.name: field.column for field in model._meta.concrete_fields if field.column}
-    return tuple(connection.ops.quote_name(concrete[name]) for name in fields)
+    by_name = fields_by_name(model)
+    return tuple(connection.ops.quote_name(str(by_name[name].column)) for name in fields)
 
 
 def quoted_table(model: type[Model]) -> str:
@@ -117,7 +117,7 @@ def row_update(
     prepares them) and 1 more in each field of `increment`, if `condition` (as in
     rows_select, its values in the database's form) holds too. Whether the row was updated.
     Written once per process, like rows_select."""
-    fields = _fields_by_name(model)
+    fields = fields_by_name(model)
     prepared = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
     with statement_cursor() as cursor:
         cursor.execute(
@@ -209,7 +209,8 @@ def _inserted_fields(model: type[Model]) -> list[Field[Any, Any]]:
 
 
 @functools.cache
-def _fields_by_name(model: type[Model]) -> dict[str, Field[Any, Any]]:
+def fields_by_name(model: type[Model]) -> dict[str, Field[Any, Any]]:
+    """`model`'s concrete fields (each with a column) by name."""
     return {field.name: field for field in model._meta.concrete_fields}
 
 

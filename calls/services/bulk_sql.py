@@ -33,7 +33,7 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model
 
 from calls.jsoncolumns import CompactJSONEncoder
-from calls.sql import quoted_columns, quoted_table, statement_cursor
+from calls.sql import fields_by_name, quoted_columns, quoted_table, statement_cursor
 
 
 def db_datetime(value: datetime | None) -> Any:
@@ -152,7 +152,7 @@ def _json_document(
 @functools.cache
 def _json_shape(model: type[Model], fields: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
     """Each field's column and whether it is a JSON column."""
-    by_name = {field.name: field for field in model._meta.concrete_fields}
+    by_name = fields_by_name(model)
     return tuple(
         (str(by_name[name].column), by_name[name].get_internal_type() == "JSONField")
         for name in fields
