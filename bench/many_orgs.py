@@ -9,6 +9,8 @@ Scheduling lag is a poll's start (PollRun.started_at) minus the latest slot at o
 poll up to 50 ms early serves the coming slot). Also reported: missed slots, overlapping polls
 of one org, starved orgs, and CPU time per poll of the workers, beat, the sandbox feed and the
 servers, from which the capacity per worker process and the cores the whole stack needs follow.
+With `--latency` the feed waits before each answer, as Invoca across a network does: then the
+worker threads, each waiting for one answer at a time, bound the polls a second as well.
 
 The floor is the same poll of the same number of calls with no Celery (`organization_poll`:
 lock, fetch over loopback, decode, ingest, commit), made by a process of its own during the
@@ -19,7 +21,7 @@ each answer moved on by one interval of calls starting and ending, as the worker
 end): the workers' cost over the latter is what Celery and the scheduling add.
 
     .venv/bin/python bench/many_orgs.py [--postgres] [--orgs 500] [--calls 50] [--seconds 60]
-        [--threads 8] [--processes 2] [--warm-up 120]
+        [--threads 8] [--processes 2] [--warm-up 120] [--latency 0]
 """
 
 from __future__ import annotations
@@ -73,6 +75,12 @@ def _options(parser: argparse.ArgumentParser) -> None:
         "--processes", type=int, default=WORKER_PROCESSES, help="celery worker processes"
     )
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="seconds the feed waits before each answer, as Invoca across a network does",
+    )
     parser.add_argument(
         "--warm-up",
         type=float,
@@ -248,6 +256,8 @@ def _analyse(
         "starved": sum(1 for count in polls_by_org.values() if count < due / 2),
         "failed": sum(1 for run in runs if run[3] not in ("clean",)),
         "changed": sum(1 for run in runs if any(run[4:])),
+        # Request and answer, as the poll records it (what batching reads; see the README).
+        "durations": [(run[2] - run[1]).total_seconds() for run in runs],
     }
 
 
@@ -382,6 +392,8 @@ def main() -> None:
         organizations = sandbox_organizations(
             feed=feed, count=arguments.orgs, calls_each=arguments.calls, interval=arguments.interval
         )
+        if arguments.latency:
+            feed.set_fault("slow", delay=arguments.latency)  # every answer, until the end
         start = timezone.now() + timedelta(seconds=3)
         _slots_stagger(organizations, interval=arguments.interval, start=start)
         first_slots = {
@@ -468,7 +480,8 @@ def _print(
     table_print(
         f"{arguments.orgs} orgs x {arguments.calls} live calls every {arguments.interval:g} s, "
         f"{arguments.processes} worker processes x {arguments.threads} threads + beat, "
-        f"{database}, {arguments.seconds:g} s window",
+        f"{database}, {arguments.seconds:g} s window"
+        + (f", answers after {arguments.latency:g} s" if arguments.latency else ""),
         ["figure", "value", "goal", "holds"],
         [
             [
@@ -486,6 +499,13 @@ def _print(
             [
                 "lag p99 by 10 s of the window",
                 " ".join(f"{lag:.1f}" for lag in report["lag_p99_by_period"]),
+                "",
+                "",
+            ],
+            [
+                "poll duration p50 / p90 (PollRun: request, answer, decode)",
+                f"{percentile(report['durations'], 0.5) * 1000:.0f} ms / "
+                f"{percentile(report['durations'], 0.9) * 1000:.0f} ms",
                 "",
                 "",
             ],

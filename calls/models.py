@@ -118,6 +118,10 @@ class OrganizationPollState(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # How long the latest scheduled or manual poll waited for its answer (its PollRun's
+    # duration_ms): the scheduler batches an organization's slot with others only while
+    # the polls ahead of it in the batch, at these durations, leave it on time.
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     # Bumped in the same transaction as any change to the org's calls, so pages can answer
     # "nothing changed" from one indexed read.
     feed_version = models.BigIntegerField(default=0)

@@ -23,8 +23,10 @@ from calls.services.polling import (
     polls_claim_due,
 )
 
-# Slots this close share a batch: its last poll then starts at most this much after the first
-# slot plus the polls before it, which keeps the scheduling lag well under a second.
+# Slots this close share a batch, and a slot joins one only if the polls ahead of it in the
+# batch, at their latest durations, let it start at most this late: the scheduling lag stays
+# well under a second whether Invoca answers in milliseconds or in hundreds of them (slow
+# answers leave a batch one or two polls, and the worker threads wait for them side by side).
 BATCH_SPAN = timedelta(seconds=0.25)
 
 
@@ -43,20 +45,33 @@ class PollBatch:
 
 def poll_batches_claim(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[PollBatch]:
     """Claim the slots due by `now + ahead` (polls_claim_due) and group them, in the order they
-    fall due, into batches of at most POLL_BATCH_SIZE slots within BATCH_SPAN of each other."""
+    fall due, into batches of at most POLL_BATCH_SIZE slots within BATCH_SPAN of each other,
+    each expected to start within BATCH_SPAN of its slot (see _joins)."""
     claimed = sorted(polls_claim_due(now=now, ahead=ahead), key=lambda slot: slot.due_at)
     groups: list[list[PollSlot]] = []
+    busy_until: datetime | None = None  # when the last batch's polls should be done
     for slot in claimed:
-        group = groups[-1] if groups else None
-        if (
-            group is None
-            or len(group) >= settings.POLL_BATCH_SIZE
-            or slot.due_at - group[0].due_at > BATCH_SPAN
-        ):
-            groups.append([slot])
+        if groups and _joins(groups[-1], slot, busy_until):
+            groups[-1].append(slot)
+            starts = max(slot.due_at, busy_until or slot.due_at)
         else:
-            group.append(slot)
+            groups.append([slot])
+            starts = slot.due_at
+        # An organization never polled yet (every call new, at an unknown pace) ends its batch.
+        busy_until = None if slot.last_duration is None else starts + slot.last_duration
     return [_batch(group, now=now) for group in groups]
+
+
+def _joins(group: list[PollSlot], slot: PollSlot, busy_until: datetime | None) -> bool:
+    """Whether `slot` may follow `group`'s polls in one thread: the batch has room, the slot
+    falls due within BATCH_SPAN of the batch's first and, the polls ahead of it taking as
+    long as their latest did, would start within BATCH_SPAN of falling due."""
+    return (
+        busy_until is not None
+        and len(group) < settings.POLL_BATCH_SIZE
+        and slot.due_at - group[0].due_at <= BATCH_SPAN
+        and busy_until - slot.due_at <= BATCH_SPAN
+    )
 
 
 def _batch(group: list[PollSlot], *, now: datetime) -> PollBatch:

@@ -89,6 +89,8 @@ class PollSlot:
     organization_id: int
     due_at: datetime
     interval_seconds: float
+    # How long the organization's latest poll waited for its answer; None before its first.
+    last_duration: timedelta | None = None
 
 
 def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[PollSlot]:
@@ -103,14 +105,16 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
         .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now + ahead))
         # One order for every claimer: two beats lock rows in the same order, never crosswise.
         .order_by("pk")
-        .values_list("pk", "next_poll_at", "organization__poll_interval_seconds")
+        .values_list(
+            "pk", "next_poll_at", "organization__poll_interval_seconds", "last_duration_ms"
+        )
     )
     claimed: list[PollSlot] = []
     if not due:
         return claimed
     # One transaction for the whole tick: on SQLite one write lock instead of one per claim.
     with transaction.atomic():
-        for pk, slot, interval in due:
+        for pk, slot, interval, duration_ms in due:
             step = timedelta(seconds=interval)
             following = (slot or now) + step
             if following <= now:  # fell behind (downtime): resume from now, do not catch up
@@ -124,7 +128,8 @@ def polls_claim_due(*, now: datetime, ahead: timedelta = timedelta(0)) -> list[P
                 params=[] if slot is None else [db_datetime(slot)],
             )
             if taken:
-                claimed.append(PollSlot(pk, slot or now, interval))
+                last_duration = None if duration_ms is None else timedelta(milliseconds=duration_ms)
+                claimed.append(PollSlot(pk, slot or now, interval, last_duration))
     return claimed
 
 
@@ -289,6 +294,7 @@ def _answer_state(
         return state
     state |= {
         "last_attempt_at": finished_at,
+        "last_duration_ms": _milliseconds(started_at, finished_at),
         "consecutive_failures": 0,
         "status": (
             OrganizationStatus.OK if outcome == PollOutcome.CLEAN else OrganizationStatus.DEGRADED
@@ -344,6 +350,8 @@ def poll_failure_record(
         if kind != PollKind.LOOKUP:
             state: dict[str, object] = {
                 "last_attempt_at": finished_at,
+                # A poll that failed slowly (a timeout) is not batched with others next time.
+                "last_duration_ms": _milliseconds(started_at, finished_at),
                 "last_error": message,
                 "last_error_at": finished_at,
                 "consecutive_failures": failures,

@@ -180,7 +180,9 @@ def test_slots_due_together_travel_as_one_batch_in_the_order_they_fall_due(enque
     intervals = [5, 5, 5, 4, 5, 5]
     orgs = [
         OrganizationFactory.create(
-            next_poll_at=now + timedelta(milliseconds=offset), poll_interval_seconds=interval
+            next_poll_at=now + timedelta(milliseconds=offset),
+            poll_interval_seconds=interval,
+            last_duration_ms=10,
         )
         for offset, interval in zip(offsets, intervals, strict=True)
     ]
@@ -211,3 +213,41 @@ def test_a_batch_size_of_one_sends_each_poll_alone(enqueued, settings):
         OrganizationFactory.create(next_poll_at=now - timedelta(seconds=1))
     assert tasks.polls_dispatch_task() == 3
     assert sorted(item["batch"] for item in enqueued) == [0, 1, 2]
+
+
+def _batches_of(enqueued: list[dict], orgs: list) -> list[list[int]]:
+    """The batches sent, each as the positions in `orgs` of its organizations."""
+    position = {org.pk: number for number, org in enumerate(orgs)}
+    batches: dict[int, list[int]] = {}
+    for item in enqueued:
+        batches.setdefault(item["batch"], []).append(position[item["org"]])
+    return list(batches.values())
+
+
+def _due_in(now, offsets_ms: list[int], durations_ms: list[int | None]) -> list:
+    return [
+        OrganizationFactory.create(
+            next_poll_at=now + timedelta(milliseconds=offset), last_duration_ms=duration
+        )
+        for offset, duration in zip(offsets_ms, durations_ms, strict=True)
+    ]
+
+
+def test_a_slot_joins_a_batch_only_if_the_polls_ahead_leave_it_on_time(enqueued, settings):
+    # Invoca answering in 200 ms: the second poll of a batch starts 170 ms after its slot,
+    # a third would start 340 ms after its own, past the quarter second, so it opens a batch.
+    settings.POLL_TICK_SECONDS = 1.0
+    now = timezone.now()
+    orgs = _due_in(now, [1000, 1030, 1060, 1090], [200, 200, 200, 200])
+    assert tasks.polls_dispatch_task() == 4
+    assert _batches_of(enqueued, orgs) == [[0, 1], [2, 3]]
+
+
+def test_a_poll_never_made_or_that_took_long_has_nobody_waiting_behind_it(enqueued, settings):
+    settings.POLL_TICK_SECONDS = 1.0
+    now = timezone.now()
+    # Never polled (its first answer holds every call as new), then a poll that timed out
+    # after 20 s, then two answering in 10 ms.
+    orgs = _due_in(now, [1000, 1010, 1020, 1030], [None, 20_000, 10, 10])
+    assert tasks.polls_dispatch_task() == 4
+    assert _batches_of(enqueued, orgs) == [[0], [1], [2, 3]]

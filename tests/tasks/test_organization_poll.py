@@ -192,3 +192,21 @@ def test_a_503_that_says_when_to_come_back_is_believed(redis_cache, feed, feed_o
     assert tasks.organization_poll_task(organization_id=feed_org.pk) == "unavailable"
     feed_org.refresh_from_db()
     assert 88 <= (feed_org.poll_state.next_poll_at - before).total_seconds() <= 92
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failing", [False, True], ids=["answered", "timed-out"])
+def test_a_poll_records_how_long_it_waited_for_the_batching(
+    redis_cache, feed, feed_org, settings, failing
+):
+    if failing:
+        settings.POLL_TOTAL_TIMEOUT = 0.4
+        feed.set_fault("hang")
+    else:
+        feed.set_fault("slow", delay=0.4)
+    outcome = tasks.organization_poll_task(organization_id=feed_org.pk)
+    assert outcome == ("unavailable" if failing else "clean")
+    feed_org.refresh_from_db()
+    run = PollRun.objects.get()
+    assert run.duration_ms >= 400
+    assert feed_org.poll_state.last_duration_ms == run.duration_ms
