@@ -10,6 +10,7 @@ of calls that did not change was most of the cost of a poll. Any other shape dec
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -58,6 +59,8 @@ class CallTexts(Sequence[str]):
 class DecodedBody(NamedTuple):
     data: Any
     call_texts: CallTexts | None
+    # Bytes that are no UTF-8 were read as U+FFFD (see _text_of).
+    replaced: bool = False
 
 
 class _NotTheUsualShape(Exception):
@@ -140,11 +143,37 @@ def _object_with_spans(text: str, known: Mapping[str, KnownCall]) -> DecodedBody
     return DecodedBody(data, CallTexts(text, spans) if spans is not None else None)
 
 
-def _text_of(body: bytes) -> tuple[str, str]:
-    """The body's text and its encoding. A surrogate sent as bytes passes (surrogatepass): an
-    answer is not refused whole for one bad character, which is made storable instead."""
+_SURROGATEPASS = codecs.lookup_error("surrogatepass")
+_REPLACE = codecs.lookup_error("replace")
+
+
+def _surrogate_else_replacement(error: UnicodeError) -> tuple[str | bytes, int]:
+    try:
+        return _SURROGATEPASS(error)
+    except UnicodeDecodeError:
+        return _REPLACE(error)
+
+
+_LENIENT = "cipdash-surrogatepass-else-replace"
+codecs.register_error(_LENIENT, _surrogate_else_replacement)
+
+
+class _Text(NamedTuple):
+    text: str
+    encoding: str
+    replaced: bool
+
+
+def _text_of(body: bytes) -> _Text:
+    """The body's text. An answer is not refused whole for one bad character: a surrogate
+    sent as bytes passes (surrogatepass) and is made storable later, and bytes that are no
+    UTF-8 at all (a value some integration wrote in Latin-1) are read as U+FFFD, which
+    current_calls_parse then refuses in a transaction id alone."""
     encoding = json.detect_encoding(body)
-    return body.decode(encoding, "surrogatepass"), encoding
+    try:
+        return _Text(body.decode(encoding, "surrogatepass"), encoding, False)
+    except UnicodeDecodeError:
+        return _Text(body.decode(encoding, _LENIENT), encoding, True)
 
 
 # A surrogate in UTF-8: ED followed by A0-BF. Looking for ED in the bytes, then for the pair,
@@ -166,16 +195,14 @@ def body_decode(
     """Decode a body, or raise BadResponse saying why it is no JSON. `known`: the stored text
     of each live call, by transaction id, that need not be decoded again."""
     try:
-        text, encoding = _text_of(body)
+        text, encoding, replaced = _text_of(body)
         try:
             decoded = _object_with_spans(text, known or {})
         except (_NotTheUsualShape, ValueError, RecursionError):
             decoded = DecodedBody(DECODER.decode(text), None)  # raises the precise error
         if _holds_unstorable(body, text, encoding):
             decoded = DecodedBody(storable(decoded.data), decoded.call_texts)
-        return decoded
-    except UnicodeDecodeError:
-        raise BadResponse("response is not valid UTF-8", http_status=http_status) from None
+        return decoded._replace(replaced=True) if replaced else decoded
     except json.JSONDecodeError as exc:
         raise BadResponse(f"response is not JSON ({exc.msg})", http_status=http_status) from None
     except RecursionError:
@@ -192,5 +219,9 @@ def current_calls_read(
     """A current_calls.json answer, from its bytes to parsed calls."""
     decoded = body_decode(body, http_status=http_status, known=known)
     return current_calls_parse(
-        decoded.data, http_status=http_status, filtered=filtered, call_texts=decoded.call_texts
+        decoded.data,
+        http_status=http_status,
+        filtered=filtered,
+        call_texts=decoded.call_texts,
+        replaced=decoded.replaced,
     )

@@ -437,10 +437,12 @@ def current_calls_parse(
     http_status: int = 200,
     filtered: bool = False,
     call_texts: Sequence[str] | None = None,
+    replaced: bool = False,
 ) -> CurrentCallsResult:
     """Parse a decoded body. A wrong top-level shape is a BadResponse; one bad entry among
     good ones is left out and reported, and the good ones are kept. `call_texts` are the
-    entries' texts as received, in order (calls.invoca.decoding), when known."""
+    entries' texts as received, in order (calls.invoca.decoding), when known. `replaced`:
+    bytes of the body that were no UTF-8 were read as U+FFFD."""
     if not isinstance(body, dict):
         raise BadResponse(
             f"expected a JSON object, got {type(body).__name__}", http_status=http_status
@@ -457,7 +459,7 @@ def current_calls_parse(
         call_texts = None
     calls: list[CurrentCall] = []
     rejected: list[str] = []
-    notes: list[str] = []
+    notes = ["bytes that are not UTF-8 read as U+FFFD"] if replaced else []
     seen: set[str] = set()
     for position, entry in enumerate(entries):
         try:
@@ -466,6 +468,10 @@ def current_calls_parse(
             )
         except CallRejected as exc:
             rejected.append(f"entry {position}: {exc}")
+            continue
+        if replaced and "\ufffd" in call.transaction_id:
+            # Two calls whose ids differ only in the bytes replaced would become one.
+            rejected.append(f"entry {position}: transaction_id holds bytes that are not UTF-8")
             continue
         if call.transaction_id in seen:
             notes.append(f"entry {position}: repeated transaction_id, first one kept")

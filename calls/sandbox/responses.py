@@ -77,9 +77,15 @@ HOSTILE_VALUES: dict[str, str] = {
 }
 
 
+# A value some integration wrote in Latin-1: in the hostile call's answer its è and é go out
+# as the lone bytes E8 and E9, which are no UTF-8 (_latin_1_sent).
+LATIN_1_VALUE = "crème brûlée, in Latin-1"
+
+
 def hostile_call(now: datetime) -> dict[str, Any]:
     """One call whose every free-text field is hostile, with a fixed id so a UI keeps it."""
     custom = {name: {"value": value, "source": "Api"} for name, value in HOSTILE_VALUES.items()}
+    custom["latin_1"] = {"value": LATIN_1_VALUE, "source": "Api"}
     custom["<b>field_name</b>"] = {"value": "name is markup too", "source": "<i>source</i>"}
     custom["demographics_data"] = {
         "display_name_data_append": "<script>alert('ecp')</script>",
@@ -170,8 +176,14 @@ def fault_response(rule: FaultRule, calls: list[Any], now: datetime) -> CannedRe
     if mode == "notfound":
         return json_response(404, {"error": "RecordNotFound"})
     if mode == "hostile":
-        return current_calls([hostile_call(now), *(_with_hostile_values(c) for c in calls)])
+        answer = current_calls([hostile_call(now), *(_with_hostile_values(c) for c in calls)])
+        return _latin_1_sent(answer)
     raise ValueError(f"mode {mode} is not a canned response")
+
+
+def _latin_1_sent(answer: CannedResponse) -> CannedResponse:
+    utf_8, latin_1 = LATIN_1_VALUE.encode(), LATIN_1_VALUE.encode("latin-1")
+    return CannedResponse(answer.status, answer.body.replace(utf_8, latin_1), answer.content_type)
 
 
 def _too_many_requests(retry_after: float, as_date: bool) -> CannedResponse:

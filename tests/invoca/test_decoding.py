@@ -166,6 +166,35 @@ def test_a_surrogate_sent_as_bytes_is_made_storable(encoding, recognised):
     assert call.general["city"] == "Köln"
 
 
+@pytest.mark.parametrize("recognised", [False, True])
+def test_bytes_that_are_no_utf8_read_as_replacement_characters(recognised):
+    """A value written in Latin-1 (and a surrogate sent as bytes beside it): the call is kept
+    with U+FFFD where the bytes were, and the answer says so; the other calls are untouched."""
+    body = (
+        b'{"current_calls": [{"transaction_id": "A", "note": "caf\xe9", "half": "\xed\xa0\x80"},'
+        b' {"transaction_id": "B", "city": "K\xc3\xb6ln"}]}'
+    )
+    known = known_of(body) if recognised else None
+    result = current_calls_read(body, known=known)
+    first, second = result.calls
+    assert first.general["note"] == "caf\ufffd"
+    assert first.general["half"] == "?"  # as when no other byte is amiss
+    assert second.general["city"] == "Köln"
+    assert result.clean and result.notes == ("bytes that are not UTF-8 read as U+FFFD",)
+    assert not current_calls_read(b'{"current_calls": [{"transaction_id": "A"}]}').notes
+
+
+def test_a_transaction_id_with_bytes_that_are_no_utf8_is_left_out():
+    body = b'{"current_calls": [{"transaction_id": "A\xff"}, {"transaction_id": "A\xfe"}]}'
+    result = current_calls_read(body)
+    assert result.calls == ()
+    assert result.rejected == (
+        "entry 0: transaction_id holds bytes that are not UTF-8",
+        "entry 1: transaction_id holds bytes that are not UTF-8",
+    )
+    assert not result.clean
+
+
 def _wording(payload: dict, rng: random.Random) -> str:
     """The same call as some serialiser might write it: spacing and key order vary."""
     items = list(payload.items())

@@ -72,6 +72,7 @@ def test_markup_and_formulas_are_stored_as_text_and_shown_escaped(feed, make_org
     assert custom["export_formula"]["value"] == '=HYPERLINK("http://x","click me")'
     assert custom["emoji"]["value"] == HOSTILE_VALUES["emoji"]
     assert custom["half_an_emoji"]["value"] == "cut short ?"  # no database stores a lone half
+    assert custom["latin_1"]["value"] == "cr\ufffdme br\ufffdl\ufffde, in Latin-1"
     assert hostile.start_time is None  # before the calendar's first day, once in UTC
 
     pages = [
@@ -184,11 +185,44 @@ def test_characters_databases_refuse_do_not_break_the_poll(name):
         text.encode("utf-8")  # no lone surrogate left
 
 
+def _latin_1_answer(transaction_id: bytes, notes: bytes) -> bytes:
+    return (
+        b'{"current_calls": [{"transaction_id": "' + transaction_id + b'", "call_status": '
+        b'"bridged", "custom_data": {"notes": {"value": "' + notes + b'"}}}, '
+        b'{"transaction_id": "GOOD-0001", "call_status": "bridged"}]}'
+    )
+
+
+def test_bytes_that_are_not_utf8_in_a_value_are_replaced_and_the_poll_is_clean():
+    # A value some integration wrote in Latin-1: "café", its é the lone byte E9.
+    with RawAnswerServer(_latin_1_answer(b"LATIN-0001", b"caf\xe9 cr\xe8me")) as server:
+        organization = OrganizationFactory.create(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory.create(organization=organization)
+        for _ in range(2):  # the second time recognised unchanged, as any call is
+            attempt = poll(organization)
+            assert attempt.run.outcome == PollOutcome.CLEAN, attempt.run.error
+    stored = Call.objects.get(transaction_id="LATIN-0001")
+    assert stored.custom_data["notes"]["value"] == "caf\ufffd cr\ufffdme"
+    assert CallSnapshot.objects.filter(call=stored).count() == 1
+    assert Call.objects.filter(transaction_id="GOOD-0001").exists()
+
+
+def test_bytes_that_are_not_utf8_in_a_transaction_id_leave_that_call_out():
+    # "BAD-\xff" and "BAD-\xfe" would both read as "BAD-\ufffd": one call where there are two.
+    with RawAnswerServer(_latin_1_answer(b"BAD-\xff\xfe", b"plain")) as server:
+        organization = OrganizationFactory.create(api_base_url=server.url, poll_interval_seconds=1)
+        ApiTokenFactory.create(organization=organization)
+        attempt = poll(organization)
+    # Partial: a call was left out, so the answer ends no call.
+    assert attempt.run.outcome == PollOutcome.PARTIAL
+    assert "entry 0: transaction_id holds bytes that are not UTF-8" in attempt.run.error
+    assert attempt.run.calls_rejected == 1
+    assert list(Call.objects.values_list("transaction_id", flat=True)) == ["GOOD-0001"]
+    organization.refresh_from_db()
+    assert organization.poll_state.consecutive_failures == 0
+
+
 RAW_BODIES = {
-    "invalid UTF-8": (
-        b'{"current_calls": [{"transaction_id": "BAD-\xff\xfe", "call_status": "bridged"}]}',
-        "not valid UTF-8",
-    ),
     "nesting 100,000 deep": (
         b'{"current_calls": [{"transaction_id": "DEEP-1", "custom_data": '
         + b'{"a": ' * 100_000
