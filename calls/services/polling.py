@@ -173,9 +173,13 @@ def _outcome(result: CurrentCallsResult) -> str:
 
 
 def _result_error(result: CurrentCallsResult) -> str:
+    """What the PollRun says of an answer: why it is partial, the calls left out, and the
+    parser's notes (a repeated transaction id, bytes read as U+FFFD), which a clean answer
+    may carry too."""
     reasons = [result.partial_reason] if result.partial else []
     if result.rejected:
         reasons.append(f"{len(result.rejected)} call(s) left out: " + "; ".join(result.rejected))
+    reasons.extend(result.notes)
     return "; ".join(reasons)[:500]
 
 
@@ -302,7 +306,7 @@ def _answer_state(
     }
     if outcome == PollOutcome.CLEAN:
         state["last_success_at"] = finished_at
-    if error:
+    elif error:  # a clean answer's notes stay in its PollRun: they are no failure
         state.update(last_error=error, last_error_at=finished_at)
     if kind == PollKind.MANUAL and (
         before.status == OrganizationStatus.AUTH_FAILED or before.consecutive_failures

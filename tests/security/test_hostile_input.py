@@ -201,6 +201,10 @@ def test_bytes_that_are_not_utf8_in_a_value_are_replaced_and_the_poll_is_clean()
         for _ in range(2):  # the second time recognised unchanged, as any call is
             attempt = poll(organization)
             assert attempt.run.outcome == PollOutcome.CLEAN, attempt.run.error
+            # Said in the run (the admin's poll history), but no failure of the feed.
+            assert attempt.run.error == "bytes that are not UTF-8 read as U+FFFD"
+    organization.refresh_from_db()
+    assert organization.poll_state.last_error == ""
     stored = Call.objects.get(transaction_id="LATIN-0001")
     assert stored.custom_data["notes"]["value"] == "caf\ufffd cr\ufffdme"
     assert CallSnapshot.objects.filter(call=stored).count() == 1
