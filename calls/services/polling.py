@@ -571,8 +571,13 @@ def _poll_run_create(
     return run
 
 
+# The largest a PositiveIntegerField holds on every database: a wall clock set forward by
+# weeks while a poll ran must not fail the poll's bookkeeping.
+_MILLISECONDS_MAX = 2**31 - 1
+
+
 def _milliseconds(started_at: datetime, finished_at: datetime) -> int:
-    return max(0, int((finished_at - started_at).total_seconds() * 1000))
+    return min(_MILLISECONDS_MAX, max(0, int((finished_at - started_at).total_seconds() * 1000)))
 
 
 _RUN_MESSAGE = (

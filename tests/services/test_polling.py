@@ -243,3 +243,21 @@ def test_a_time_past_the_ends_of_the_calendar_is_stored_as_unknown(org, sent):
     call = poll_one_call(org, body)
     assert call.start_time is None
     assert call.snapshots.get().payload_data()["start_time"] == sent
+
+
+@pytest.mark.parametrize("failed", [False, True], ids=["answered", "failed"])
+def test_a_clock_set_forward_during_a_poll_does_not_fail_its_bookkeeping(org, failed):
+    # 40 days: more milliseconds than an integer column holds.
+    started_at, finished_at = T0, T0 + timedelta(days=40)
+    if failed:
+        error = Unavailable("Invoca answered 503", http_status=503)
+        attempt = poll_failure_record(
+            organization=org, error=error, started_at=started_at, finished_at=finished_at
+        )
+    else:
+        result = current_calls_parse({"current_calls": [call_payload("A")]})
+        attempt = poll_result_ingest(
+            organization=org, result=result, started_at=started_at, finished_at=finished_at
+        )
+    assert PollRun.objects.get().duration_ms == attempt.run.duration_ms == 2**31 - 1
+    assert OrganizationPollState.objects.get(pk=org.pk).last_duration_ms == 2**31 - 1
