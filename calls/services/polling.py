@@ -227,14 +227,7 @@ def poll_result_ingest(
                 error=error,
                 slot_at=slot_at,
             )
-            state = _answer_state(
-                organization=organization,
-                kind=kind,
-                outcome=outcome,
-                error=error,
-                started_at=started_at,
-                finished_at=finished_at,
-            )
+            state = _answer_state(organization=organization, run=run)
             feed_changed = (
                 counts.anything_changed or state.get("status", before.status) != before.status
             )
@@ -280,17 +273,12 @@ class PollOutlivedLock(InvocaError):
     """Its answer came too late to apply: another poll may have held the lock meanwhile."""
 
 
-def _answer_state(
-    *,
-    organization: Organization,
-    kind: str,
-    outcome: str,
-    error: str,
-    started_at: datetime,
-    finished_at: datetime,
-) -> dict[str, object]:
-    """The organization's poll state after an applied answer (feed_version aside)."""
+def _answer_state(*, organization: Organization, run: PollRun) -> dict[str, object]:
+    """The organization's poll state after the answer `run` recorded is applied
+    (feed_version aside)."""
     before = organization.poll_state
+    kind, outcome, error = run.kind, run.outcome, run.error
+    started_at, finished_at = run.started_at, run.finished_at
     # The last sighting of every call this answer held (calls.services.ingest), and the
     # start of its request, which any later answer must beat.
     state: dict[str, object] = {"sighted_at": finished_at, "answer_started_at": started_at}
@@ -298,7 +286,7 @@ def _answer_state(
         return state
     state |= {
         "last_attempt_at": finished_at,
-        "last_duration_ms": _milliseconds(started_at, finished_at),
+        "last_duration_ms": run.duration_ms,
         "consecutive_failures": 0,
         "status": (
             OrganizationStatus.OK if outcome == PollOutcome.CLEAN else OrganizationStatus.DEGRADED
@@ -355,7 +343,7 @@ def poll_failure_record(
             state: dict[str, object] = {
                 "last_attempt_at": finished_at,
                 # A poll that failed slowly (a timeout) is not batched with others next time.
-                "last_duration_ms": _milliseconds(started_at, finished_at),
+                "last_duration_ms": run.duration_ms,
                 "last_error": message,
                 "last_error_at": finished_at,
                 "consecutive_failures": failures,
